@@ -1,0 +1,4 @@
+#include <sys/types.h>
+#include <sys/acl.h>
+#include <acl/libacl.h>
+#include <sys/xattr.h>

@@ -1,0 +1,59 @@
+#ifndef CHFSHARE_H
+#define CHFSHARE_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The subset of statx that the policy needs, flattened so Swift sees plain fields. */
+struct hf_stat {
+    uint32_t mode;
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t nlink;
+    uint64_t ino;
+    uint64_t dev;      /* makedev(major, minor) */
+    uint64_t size;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec;
+    int64_t ctime_sec;
+    uint32_t ctime_nsec;
+    uint64_t mnt_id;
+};
+
+/* statx relative to dirfd; flags are AT_* flags. Returns 0 or -1 with errno. */
+int hf_statx(int dirfd, const char *name, int flags, struct hf_stat *out);
+
+/* Raw getdents64 into buf. Returns bytes, 0 at end, -1 with errno. */
+long hf_getdents64(int fd, void *buf, size_t len);
+
+/* Walks a getdents64 buffer: fills name/type/ino of the record at *offset and advances it.
+   Returns 1 while records remain, 0 at the end of the buffer. */
+int hf_dirent_next(const void *buf, long len, long *offset, const char **name, unsigned char *type, uint64_t *ino);
+
+/* openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS; -1/ENOSYS where the kernel lacks it. */
+int hf_openat_beneath(int dirfd, const char *path, int flags, unsigned mode);
+
+/* statfs f_type of an open fd, or -1. */
+long hf_fstatfs_type(int fd);
+
+/* fchmodat with AT_EMPTY_PATH style semantics for O_PATH descriptors (via /proc/self/fd). */
+int hf_fchmod_path_fd(int fd, unsigned mode);
+
+long hf_copy_file_range(int in_fd, int out_fd, size_t len);
+/* Sets mtime (atime left alone). */
+int hf_set_mtime(int fd, int64_t sec, long nsec);
+
+int hf_open(int dirfd, const char *name, int flags, unsigned mode);
+
+extern const int HF_O_PATH;
+extern const int HF_O_NOATIME;
+extern const int HF_O_NOFOLLOW;
+extern const int HF_O_DIRECTORY;
+extern const int HF_O_CLOEXEC;
+extern const int HF_O_NONBLOCK;
+extern const int HF_O_TMPFILE;
+extern const int HF_AT_EMPTY_PATH;
+extern const int HF_AT_SYMLINK_NOFOLLOW;
+extern const int HF_AT_REMOVEDIR;
+
+#endif

@@ -1,0 +1,216 @@
+import CACL
+import Glibc
+
+/// POSIX.1e ACLs through libacl. This is the only file that imports libacl; everything above it sees
+/// `PosixACL` values.
+public struct ACLPerms: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue & 7 }
+    public static let read = ACLPerms(rawValue: 4)
+    public static let write = ACLPerms(rawValue: 2)
+    public static let execute = ACLPerms(rawValue: 1)
+    public static let rw: ACLPerms = [.read, .write]
+    public static let rwx: ACLPerms = [.read, .write, .execute]
+    public static let rx: ACLPerms = [.read, .execute]
+
+    public var description: String {
+        (contains(.read) ? "r" : "-") + (contains(.write) ? "w" : "-") + (contains(.execute) ? "x" : "-")
+    }
+}
+
+public enum ACLTag: Hashable, Sendable, Comparable {
+    case userObj, user(UInt32), groupObj, group(UInt32), mask, other
+
+    var order: (Int, UInt32) {
+        switch self {
+        case .userObj: return (0, 0)
+        case .user(let id): return (1, id)
+        case .groupObj: return (2, 0)
+        case .group(let id): return (3, id)
+        case .mask: return (4, 0)
+        case .other: return (5, 0)
+        }
+    }
+
+    public static func < (a: ACLTag, b: ACLTag) -> Bool { a.order < b.order }
+}
+
+public struct ACLEntry: Hashable, Sendable {
+    public var tag: ACLTag
+    public var perms: ACLPerms
+    public init(_ tag: ACLTag, _ perms: ACLPerms) { self.tag = tag; self.perms = perms }
+}
+
+/// An ACL as a sorted list of entries (the canonical order libacl and the kernel use).
+public struct PosixACL: Hashable, Sendable, CustomStringConvertible {
+    public private(set) var entries: [ACLEntry]
+
+    public init(_ entries: [ACLEntry]) {
+        var byTag: [ACLTag: ACLPerms] = [:]
+        for e in entries { byTag[e.tag] = e.perms }
+        self.entries = byTag.map { ACLEntry($0.key, $0.value) }.sorted { $0.tag < $1.tag }
+    }
+
+    /// The three-entry ACL that plain mode bits stand for.
+    public init(mode: UInt32) {
+        self.init([ACLEntry(.userObj, ACLPerms(rawValue: mode >> 6)),
+                   ACLEntry(.groupObj, ACLPerms(rawValue: mode >> 3)),
+                   ACLEntry(.other, ACLPerms(rawValue: mode))])
+    }
+
+    public subscript(tag: ACLTag) -> ACLPerms? {
+        get { entries.first { $0.tag == tag }?.perms }
+        set {
+            var list = entries.filter { $0.tag != tag }
+            if let newValue { list.append(ACLEntry(tag, newValue)) }
+            self = PosixACL(list)
+        }
+    }
+
+    /// Extended = more than the three mode entries: named entries and a mask.
+    public var isExtended: Bool { entries.count > 3 }
+
+    /// The group-class bits the mode shows: the mask when there is one, else `group::`.
+    public var groupClass: ACLPerms { self[.mask] ?? self[.groupObj] ?? [] }
+
+    /// Short text form, `u::rwx,g::rwx,g:1000:rwx,m::rwx,o::r-x`, numeric ids.
+    public var description: String {
+        entries.map { e in
+            switch e.tag {
+            case .userObj: return "u::\(e.perms)"
+            case .user(let id): return "u:\(id):\(e.perms)"
+            case .groupObj: return "g::\(e.perms)"
+            case .group(let id): return "g:\(id):\(e.perms)"
+            case .mask: return "m::\(e.perms)"
+            case .other: return "o::\(e.perms)"
+            }
+        }.joined(separator: ",")
+    }
+
+    /// Parses the short or long text form through libacl (`acl_from_text`).
+    public static func parse(_ text: String) -> PosixACL? {
+        guard let acl = acl_from_text(text) else { return nil }
+        defer { acl_free(UnsafeMutableRawPointer(acl)) }
+        return try? ACLStore.convert(acl)
+    }
+}
+
+public enum ACLKind: Sendable { case access, `default` }
+
+/// Reads and writes ACLs of open inodes. Paths are only ever `/proc/self/fd/N` magic links (which name
+/// exactly the inode we hold) or `/proc/self/fd/DIR/name` for a read of a directory entry.
+public enum ACLStore {
+    static func xattrName(_ kind: ACLKind) -> String {
+        kind == .access ? "system.posix_acl_access" : "system.posix_acl_default"
+    }
+
+    /// The extended ACL of an open inode, or nil if it has none (or the filesystem has no ACLs).
+    public static func read(_ fd: FD, _ kind: ACLKind) throws -> PosixACL? {
+        let size = fgetxattr(fd.raw, xattrName(kind), nil, 0)
+        if size < 0 {
+            if errno == ENODATA || errno == EOPNOTSUPP || errno == ENOTSUP { return nil }
+            if errno == EBADF { return try read(path: fd.procPath, kind, display: fd.path) } // O_PATH
+            throw SystemError("getxattr", fd.path)
+        }
+        return try read(path: fd.procPath, kind, display: fd.path)
+    }
+
+    /// The access ACL of `name` in an open directory, read without opening the entry.
+    public static func readEntry(in dir: FD, _ name: String) throws -> PosixACL? {
+        let path = "/proc/self/fd/\(dir.raw)/\(name)"
+        let size = lgetxattr(path, xattrName(.access), nil, 0)
+        if size < 0 {
+            if errno == ENODATA || errno == EOPNOTSUPP || errno == ENOTSUP { return nil }
+            throw SystemError("getxattr", FD.join(dir.path, name))
+        }
+        return try read(path: path, .access, display: FD.join(dir.path, name))
+    }
+
+    private static func read(path: String, _ kind: ACLKind, display: String) throws -> PosixACL? {
+        guard let acl = acl_get_file(path, acl_type_t(kind == .access ? ACL_TYPE_ACCESS : ACL_TYPE_DEFAULT)) else {
+            if errno == ENODATA || errno == EOPNOTSUPP || errno == ENOTSUP { return nil }
+            throw SystemError("acl_get_file", display)
+        }
+        defer { acl_free(UnsafeMutableRawPointer(acl)) }
+        let result = try convert(acl)
+        if kind == .default && result.entries.isEmpty { return nil }
+        return result
+    }
+
+    static func convert(_ acl: acl_t) throws -> PosixACL {
+        var entries: [ACLEntry] = []
+        var entry: acl_entry_t?
+        var which = ACL_FIRST_ENTRY
+        while acl_get_entry(acl, which, &entry) == 1 {
+            which = ACL_NEXT_ENTRY
+            guard let entry else { break }
+            var tagType = acl_tag_t()
+            acl_get_tag_type(entry, &tagType)
+            var permset: acl_permset_t?
+            acl_get_permset(entry, &permset)
+            var perms: ACLPerms = []
+            if let permset {
+                if acl_get_perm(permset, acl_perm_t(ACL_READ)) == 1 { perms.insert(.read) }
+                if acl_get_perm(permset, acl_perm_t(ACL_WRITE)) == 1 { perms.insert(.write) }
+                if acl_get_perm(permset, acl_perm_t(ACL_EXECUTE)) == 1 { perms.insert(.execute) }
+            }
+            func qualifier() -> UInt32 {
+                guard let q = acl_get_qualifier(entry) else { return UInt32.max }
+                defer { acl_free(q) }
+                return q.load(as: UInt32.self)
+            }
+            switch tagType {
+            case ACL_USER_OBJ: entries.append(ACLEntry(.userObj, perms))
+            case ACL_USER: entries.append(ACLEntry(.user(qualifier()), perms))
+            case ACL_GROUP_OBJ: entries.append(ACLEntry(.groupObj, perms))
+            case ACL_GROUP: entries.append(ACLEntry(.group(qualifier()), perms))
+            case ACL_MASK: entries.append(ACLEntry(.mask, perms))
+            case ACL_OTHER: entries.append(ACLEntry(.other, perms))
+            default: continue
+            }
+        }
+        return PosixACL(entries)
+    }
+
+    static func build(_ value: PosixACL) throws -> acl_t {
+        guard let initial = acl_init(Int32(value.entries.count)) else { throw SystemError("acl_init", "") }
+        var acl: acl_t? = initial
+        for e in value.entries {
+            var entry: acl_entry_t?
+            guard acl_create_entry(&acl, &entry) == 0, let entry else { throw SystemError("acl_create_entry", "") }
+            var qualifier: UInt32 = 0
+            switch e.tag {
+            case .userObj: acl_set_tag_type(entry, ACL_USER_OBJ)
+            case .user(let id): acl_set_tag_type(entry, ACL_USER); qualifier = id; acl_set_qualifier(entry, &qualifier)
+            case .groupObj: acl_set_tag_type(entry, ACL_GROUP_OBJ)
+            case .group(let id): acl_set_tag_type(entry, ACL_GROUP); qualifier = id; acl_set_qualifier(entry, &qualifier)
+            case .mask: acl_set_tag_type(entry, ACL_MASK)
+            case .other: acl_set_tag_type(entry, ACL_OTHER)
+            }
+            var permset: acl_permset_t?
+            acl_get_permset(entry, &permset)
+            acl_clear_perms(permset)
+            if e.perms.contains(.read) { acl_add_perm(permset, acl_perm_t(ACL_READ)) }
+            if e.perms.contains(.write) { acl_add_perm(permset, acl_perm_t(ACL_WRITE)) }
+            if e.perms.contains(.execute) { acl_add_perm(permset, acl_perm_t(ACL_EXECUTE)) }
+            acl_set_permset(entry, permset)
+        }
+        return acl!
+    }
+
+    /// Whether the filesystem under `fd` answers ACL reads at all (a read-only first guess).
+    public static func filesystemAnswers(_ fd: FD) -> Bool {
+        let r = fgetxattr(fd.raw, xattrName(.access), nil, 0)
+        return !(r < 0 && (errno == EOPNOTSUPP || errno == ENOTSUP))
+    }
+
+    /// Sets the ACL of the inode behind `fd` (any descriptor, O_PATH included).
+    public static func write(_ value: PosixACL, to fd: FD, _ kind: ACLKind) throws {
+        let acl = try build(value)
+        defer { acl_free(UnsafeMutableRawPointer(acl)) }
+        guard acl_valid(acl) == 0 else { throw SystemError("acl_valid", fd.path, EINVAL) }
+        guard acl_set_file(fd.procPath, acl_type_t(kind == .access ? ACL_TYPE_ACCESS : ACL_TYPE_DEFAULT), acl) == 0 else {
+            throw SystemError("acl_set_file", fd.path)
+        }
+    }
+}

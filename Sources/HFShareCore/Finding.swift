@@ -1,0 +1,101 @@
+/// Every way an entry can break the policy in SPEC.md. The raw value is the kind's name everywhere:
+/// in text output, JSON, Prometheus labels and the man page.
+public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
+    case dirWrongGroup = "dir-wrong-group"
+    case dirNoSetgid = "dir-no-setgid"
+    case dirSticky = "dir-sticky"
+    case dirWorldWritable = "dir-world-writable"
+    case dirOwnerPerms = "dir-owner-perms"
+    case dirGroupPerms = "dir-group-perms"
+    case dirACLMask = "dir-acl-mask"
+    case dirNoDefaultACL = "dir-no-default-acl"
+    case dirDefaultACLBad = "dir-default-acl-bad"
+    case fileWrongGroup = "file-wrong-group"
+    case fileGroupPerms = "file-group-perms"
+    case fileACLMask = "file-acl-mask"
+    case lockNotGroupWritable = "lock-not-group-writable"
+    case fileWorldWritable = "file-world-writable"
+    case fileSetid = "file-setid"
+    case fileHardlinkOutside = "file-hardlink-outside"
+    case tokenReadable = "token-readable"
+    case symlinkEscapes = "symlink-escapes"
+    case symlinkDangling = "symlink-dangling"
+    case ownerUnknownUID = "owner-unknown-uid"
+    case ownerNotMember = "owner-not-member"
+    case specialFile = "special-file"
+    case lockStale = "lock-stale"
+    case incompleteOld = "incomplete-old"
+    case parentNotTraversable = "parent-not-traversable"
+    /// Not a SPEC rule but an honest result: a directory the walk could not read; the walk goes on.
+    case unreadable = "unreadable"
+
+    /// Whether `repair` restores it; the others are reported with the command an admin would run.
+    public var fixable: Bool {
+        switch self {
+        case .tokenReadable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
+             .specialFile, .parentNotTraversable, .unreadable:
+            return false
+        default:
+            return true
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .dirWrongGroup: return "directory not owned by the shared group"
+        case .dirNoSetgid: return "directory lacks the setgid bit (new files would get the creator's group)"
+        case .dirSticky: return "directory has the sticky bit (members could not delete each other's files)"
+        case .dirWorldWritable: return "directory is writable by everyone"
+        case .dirOwnerPerms: return "directory owner lacks rwx"
+        case .dirGroupPerms: return "the shared group lacks rwx on the directory"
+        case .dirACLMask: return "the ACL mask takes rwx away from the shared group"
+        case .dirNoDefaultACL: return "no default ACL giving the shared group rwx (new files would follow each user's umask)"
+        case .dirDefaultACLBad: return "default ACL mask lacks rwx or default other has write"
+        case .fileWrongGroup: return "file not owned by the shared group"
+        case .fileGroupPerms: return "the shared group cannot read and write the file"
+        case .fileACLMask: return "the ACL mask takes rw away from the shared group"
+        case .lockNotGroupWritable: return "lock file the shared group cannot write (downloads by others fail with PermissionError)"
+        case .fileWorldWritable: return "file is writable by everyone"
+        case .fileSetid: return "file has the setuid or setgid bit"
+        case .fileHardlinkOutside: return "file is a hard link to a name outside the cache (changing it would change that file)"
+        case .tokenReadable: return "access token readable by group or others"
+        case .symlinkEscapes: return "symlink points outside the cache root"
+        case .symlinkDangling: return "symlink target inside the cache does not exist"
+        case .ownerUnknownUID: return "owner uid has no passwd entry"
+        case .ownerNotMember: return "owner is not a member of the shared group"
+        case .specialFile: return "FIFO, socket or device file in the cache"
+        case .lockStale: return "old lock file that nobody holds"
+        case .incompleteOld: return "old unfinished download (*.incomplete)"
+        case .parentNotTraversable: return "members cannot search this ancestor of the cache root"
+        case .unreadable: return "could not be read; its subtree was not checked"
+        }
+    }
+
+    public static func < (a: FindingKind, b: FindingKind) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// One violation at one path. `fix` is the one command that would fix it (for report-only kinds, what
+/// the admin could run).
+public struct Finding: Sendable, Equatable {
+    public var kind: FindingKind
+    public var path: String
+    public var detail: String
+    public var fix: String
+
+    public init(kind: FindingKind, path: String, detail: String = "", fix: String) {
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+        self.fix = fix
+    }
+
+    public var fixable: Bool { kind.fixable }
+
+    public var message: String {
+        var m = kind.summary
+        if !detail.isEmpty { m += " (\(detail))" }
+        return m + "; fix: " + fix
+    }
+}

@@ -1,0 +1,239 @@
+import CHFShare
+import Foundation
+import Glibc
+
+public struct InitOptions: Sendable {
+    public var root: String
+    public var group: String
+    public var createGroup: Bool = false
+    public var gid: UInt32?
+    public var other: OtherAccess = .readExecute
+    public var rootIsMember: Bool = false
+    public var writeProfile: Bool = true
+    public var dryRun: Bool = false
+
+    public init(root: String, group: String) { self.root = root; self.group = group }
+}
+
+/// What `init` did (or, with --dry-run, would do).
+public struct InitReport: Sendable {
+    public var root: String
+    public var group: GroupRecord?
+    public var plan: [String] = []
+    public var aclSupported = true
+    public var scan: ScanSummary?
+    public var events: [Event] = []
+    public var profile: String = ""
+
+    /// Changes made to the tree and the files init owns; 0 on a second run.
+    public var changes: Int { plan.count + (scan.map { $0.count(.fixed) + $0.extraChanges } ?? 0) }
+    public var unfixed: [Event] { events.filter { $0.outcome == .left || $0.outcome == .failed } }
+}
+
+/// `hfshare init`: creates or adopts ROOT and brings it to the policy with the same engine repair uses.
+public enum Initializer {
+    public static let skeleton = ["hub", "datasets", "xet", "assets"]
+
+    public static func run(_ o: InitOptions, sink: EventSink? = nil) throws -> InitReport {
+        let given = Paths.absolute(o.root)
+        try Paths.refuseSystemTree(given)
+        if !o.dryRun && !Posix.isRoot() {
+            throw UsageError("init must run as root (it changes groups, modes and ACLs and writes \(Paths.sysconfDirectory)); try: sudo hfshare init \(o.root) --group \(o.group)")
+        }
+        let (rootPath, exists) = try Paths.resolveTrusted(given)
+        try Paths.refuseSystemTree(rootPath)
+        var report = InitReport(root: rootPath)
+
+        // The group.
+        var group = NSS.resolveGroup(o.group)
+        if let g = group, let want = o.gid, g.gid != want {
+            throw UsageError("group \(o.group) exists with gid \(g.gid), not \(want); drop --gid or pick another name")
+        }
+        if group == nil {
+            guard o.createGroup else {
+                throw UsageError("group '\(o.group)' does not exist; create it first (groupadd \(o.group)) or pass --create-group")
+            }
+            report.plan.append("create group \(o.group)" + (o.gid.map { " with gid \($0)" } ?? ""))
+            if !o.dryRun {
+                var args = ["/usr/sbin/groupadd"]
+                if let gid = o.gid { args += ["-g", String(gid)] }
+                args.append(o.group)
+                try Command.run(args)
+                group = NSS.group(named: o.group)
+                guard group != nil else { throw UsageError("groupadd \(o.group) succeeded but NSS does not see the group") }
+            }
+        }
+        report.group = group
+        let gid = group?.gid ?? o.gid ?? 0
+
+        // ROOT itself.
+        var st = stat()
+        if exists {
+            guard lstat(rootPath, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                throw UsageError("\(rootPath): exists and is not a directory; pass a directory (or remove the file)")
+            }
+        } else {
+            report.plan.append("create \(rootPath)")
+        }
+        let probeTarget = exists ? rootPath : nearestExisting(rootPath)
+        if o.dryRun {
+            report.aclSupported = (try? ACLProbe.supportsACL(in: probeTarget, dryRun: true)) ?? true
+            for sub in skeleton where !exists || !FileManager.default.fileExists(atPath: rootPath + "/" + sub) {
+                report.plan.append("create \(rootPath)/\(sub)")
+            }
+        } else {
+            var policy = Policy(gid: gid, groupName: o.group, other: o.other)
+            if !exists {
+                let parent = (rootPath as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o755])
+                let parentFD = try Paths.openVerifiedDirectory(parent)
+                try parentFD.mkdir((rootPath as NSString).lastPathComponent, mode: 0o700)
+            }
+            let rootFD = try Paths.openVerifiedDirectory(rootPath)
+            if (try? rootFD.stat(Paths.stateDirectory)) == nil {
+                try rootFD.mkdir(Paths.stateDirectory, mode: 0o700)
+                report.plan.append("create \(rootPath)/\(Paths.stateDirectory)")
+            }
+            let state = try rootFD.openDirectory(Paths.stateDirectory)
+            guard try state.stat().uid == 0 else {
+                throw UsageError("\(rootPath)/\(Paths.stateDirectory): not owned by root; remove it and re-run init")
+            }
+            report.aclSupported = try ACLProbe.supportsACL(inState: state)
+            policy.aclSupported = report.aclSupported
+            // Readable by members (the config), writable by root only.
+            let stateMode: UInt32 = o.other == .none ? 0o2750 : 0o2755
+            if try state.stat().gid != gid { try state.chown(gid: gid) }
+            if try state.stat().permissions != stateMode { try state.chmod(stateMode) }
+            if !exists { try makePolicyDirectory(rootFD, policy) }
+            for sub in skeleton where (try? rootFD.stat(sub)) == nil {
+                try rootFD.mkdir(sub, mode: 0o700)
+                try makePolicyDirectory(try rootFD.openDirectory(sub), policy)
+                report.plan.append("create \(rootPath)/\(sub)")
+            }
+        }
+
+        let policy = Policy(gid: gid, groupName: o.group, other: o.other, aclSupported: report.aclSupported)
+        let config = RootConfig(group: group?.name ?? o.group, gid: gid, other: o.other, acl: report.aclSupported, rootIsMember: o.rootIsMember)
+        report.profile = Profile.render(root: rootPath, group: config.group, acl: report.aclSupported)
+
+        // The tree: the same engine and rules as repair (never breaks a hard link to outside: reports it).
+        if exists || !o.dryRun {
+            var scanOptions = ScanOptions(root: rootPath, policy: policy, rootIsMember: o.rootIsMember)
+            scanOptions.fix = FixMode(dryRun: o.dryRun, breakOutsideLinks: false, addNamedGroupToDirectories: true)
+            var events: [Event] = []
+            let scanner = Scanner(scanOptions) { e in events.append(e); sink?(e) }
+            report.scan = try scanner.run()
+            report.events = events
+        }
+
+        // The files init owns.
+        let configPath = RootConfig.path(rootPath)
+        if o.dryRun {
+            if FileManager.default.contents(atPath: configPath) != config.encoded() { report.plan.append("write \(configPath)") }
+            if !Registry.roots().contains(rootPath) { report.plan.append("register \(rootPath) in \(Registry.file)") }
+            if o.writeProfile && FileManager.default.contents(atPath: Paths.profilePath) != Data(report.profile.utf8) {
+                report.plan.append("write \(Paths.profilePath)")
+            }
+        } else {
+            if try Files.writeAtomically(configPath, config.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) { report.plan.append("write \(configPath)") }
+            if try Registry.register(rootPath) { report.plan.append("register \(rootPath) in \(Registry.file)") }
+            if o.writeProfile {
+                let dir = (Paths.profilePath as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                if try Files.writeAtomically(Paths.profilePath, Data(report.profile.utf8), mode: 0o644) {
+                    report.plan.append("write \(Paths.profilePath)")
+                }
+            }
+        }
+        return report
+    }
+
+    /// A directory init creates gets the whole policy at once: group, 2775/2770, access and default ACL.
+    static func makePolicyDirectory(_ dir: FD, _ policy: Policy) throws {
+        try dir.chown(gid: policy.gid)
+        if policy.aclSupported {
+            var access = policy.defaultACL
+            access[.other] = policy.other.perms
+            try ACLStore.write(access, to: dir, .access)
+            try ACLStore.write(policy.defaultACL, to: dir, .default)
+        }
+        try dir.chmod(policy.newDirectoryMode)
+    }
+
+    static func nearestExisting(_ path: String) -> String {
+        var p = path
+        while !FileManager.default.fileExists(atPath: p) && p != "/" { p = (p as NSString).deletingLastPathComponent }
+        return p
+    }
+}
+
+/// Finds out by trying whether the filesystem keeps POSIX ACLs (never by its name: NFSv4, JuiceFS and
+/// some FUSE mounts accept the syscalls' existence but not the ACL).
+public enum ACLProbe {
+    public static func supportsACL(inState state: FD) throws -> Bool {
+        let name = "probe-\(getpid())"
+        try? state.unlink(name, directory: true)
+        try state.mkdir(name, mode: 0o700)
+        defer { try? state.unlink(name, directory: true) }
+        let dir = try state.openDirectory(name)
+        let acl = PosixACL([ACLEntry(.userObj, .rwx), ACLEntry(.groupObj, .rx), ACLEntry(.group(0), .rwx),
+                            ACLEntry(.mask, .rwx), ACLEntry(.other, [])])
+        do {
+            try ACLStore.write(acl, to: dir, .default)
+            try ACLStore.write(acl, to: dir, .access)
+        } catch let e as SystemError where e.errno == EOPNOTSUPP || e.errno == ENOTSUP {
+            return false
+        }
+        return try ACLStore.read(dir, .default) == acl
+    }
+
+    /// Read-only guess for --dry-run: does the filesystem answer ACL reads at all.
+    public static func supportsACL(in path: String, dryRun: Bool) throws -> Bool {
+        let fd = try FD.openDirectory(path)
+        return ACLStore.filesystemAnswers(fd)
+    }
+}
+
+/// `/etc/profile.d/hfshare.sh`: points the client at ROOT for members, tokens stay per user.
+public enum Profile {
+    public static func render(root: String, group: String, acl: Bool) -> String {
+        let q = { (s: String) in Shell.quote(s) }
+        var lines = [
+            "# Written by hfshare init; re-run it to change this file.",
+            "# Shared Hugging Face cache \(root) for members of group \(group).",
+            "# HF_HOME is deliberately not set to the cache: huggingface_hub chmods the token's directory",
+            "# to 0700, which would lock every other user out. Tokens stay in each user's home.",
+            "case \" $(id -Gn 2>/dev/null) \" in",
+            "*\" \(group) \"*)",
+            "    export HF_HUB_CACHE=\(q(root + "/hub"))",
+            "    export HF_DATASETS_CACHE=\(q(root + "/datasets"))",
+            "    export HF_XET_CACHE=\(q(root + "/xet"))",
+            "    export HF_ASSETS_CACHE=\(q(root + "/assets"))",
+            "    export HF_TOKEN_PATH=\"${HOME}/.cache/huggingface/token\"",
+        ]
+        if !acl {
+            lines.append("    # This filesystem has no POSIX ACLs: group-writable files need a group-friendly umask.")
+            lines.append("    umask 002")
+        }
+        lines += ["    ;;", "esac", ""]
+        return lines.joined(separator: "\n")
+    }
+}
+
+public enum Command {
+    /// Runs a program (no shell) and throws with its stderr if it fails.
+    public static func run(_ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: args[0])
+        p.arguments = Array(args.dropFirst())
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let msg = String(data: err.fileHandleForReading.readDataToEndOfFile(), encoding: .utf8) ?? ""
+            throw UsageError("\(args.joined(separator: " ")) failed: \(msg.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+}

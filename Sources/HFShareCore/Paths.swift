@@ -1,0 +1,192 @@
+import CHFShare
+import Foundation
+import Glibc
+
+/// Errors a person at the terminal can act on: what failed, where, and what to do.
+public struct UsageError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+public enum Paths {
+    /// The tool's own state inside ROOT; the walk skips it.
+    public static let stateDirectory = ".hfshare"
+
+    /// Trees where a shared cache must never be made (and their subtrees for the first group).
+    static let systemTrees = ["/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev",
+                              "/proc", "/sys", "/run", "/root", "/var/lib", "/var/log", "/var/spool", "/var/cache", "/snap"]
+    static let systemRoots = ["/", "/home", "/var", "/tmp", "/var/tmp", "/opt", "/srv", "/mnt", "/media", "/usr/local"]
+
+    /// An absolute, `.`/`..`-free spelling of `path` (no symlinks resolved).
+    public static func absolute(_ path: String) -> String {
+        var base: [String] = []
+        if !path.hasPrefix("/") {
+            base = FileManager.default.currentDirectoryPath.split(separator: "/").map(String.init)
+        }
+        for part in path.split(separator: "/") {
+            if part == "." { continue }
+            if part == ".." { if !base.isEmpty { base.removeLast() }; continue }
+            base.append(String(part))
+        }
+        return "/" + base.joined(separator: "/")
+    }
+
+    /// Refuses `/`, system trees and their subtrees.
+    public static func refuseSystemTree(_ path: String) throws {
+        if systemRoots.contains(path) {
+            throw UsageError("\(path): refusing to make a system directory the shared cache; use a dedicated directory such as \(path == "/" ? "" : path)/huggingface_cache")
+        }
+        for tree in systemTrees where path == tree || path.hasPrefix(tree + "/") {
+            throw UsageError("\(path): refusing to put a shared cache inside the system tree \(tree); use a dedicated directory such as /srv/huggingface_cache")
+        }
+    }
+
+    /// Walks `path` one component at a time (lstat) and refuses a symlink that a non-root user could
+    /// have put there or could replace: one owned by a non-root uid, or sitting in a directory that a
+    /// non-root user can write without the sticky bit. Returns the path with those (trusted) symlinks
+    /// resolved, and whether the final component exists.
+    public static func resolveTrusted(_ path: String) throws -> (path: String, exists: Bool) {
+        var resolved: [String] = []
+        var pending = path.split(separator: "/").map(String.init)
+        var hops = 0
+        while !pending.isEmpty {
+            let part = pending.removeFirst()
+            if part == "." { continue }
+            if part == ".." { if !resolved.isEmpty { resolved.removeLast() }; continue }
+            let here = "/" + (resolved + [part]).joined(separator: "/")
+            var st = stat()
+            if lstat(here, &st) != 0 {
+                if errno == ENOENT { return ("/" + (resolved + [part] + pending).joined(separator: "/"), false) }
+                throw UsageError("\(here): \(String(cString: strerror(errno)))")
+            }
+            if st.st_mode & S_IFMT == S_IFLNK {
+                let parent = "/" + resolved.joined(separator: "/")
+                var pst = stat()
+                lstat(parent, &pst)
+                let parentUserWritable = pst.st_uid != 0 || (pst.st_mode & 0o022 != 0 && pst.st_mode & S_ISVTX == 0)
+                if st.st_uid != 0 || parentUserWritable {
+                    throw UsageError("\(here): is a symlink owned by uid \(st.st_uid) in \(parent); refusing to follow a link a user could redirect. Use the real path, or make the link root-owned in a root-only directory")
+                }
+                hops += 1
+                if hops > 40 { throw UsageError("\(here): too many levels of symbolic links") }
+                var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(here, &buf, Int(PATH_MAX))
+                guard n >= 0 else { throw UsageError("\(here): \(String(cString: strerror(errno)))") }
+                buf[n] = 0
+                let target = String(cString: buf)
+                if target.hasPrefix("/") { resolved = [] }
+                pending = target.split(separator: "/").map(String.init) + pending
+                continue
+            }
+            if !pending.isEmpty && st.st_mode & S_IFMT != S_IFDIR {
+                throw UsageError("\(here): not a directory")
+            }
+            resolved.append(part)
+        }
+        return ("/" + resolved.joined(separator: "/"), true)
+    }
+
+    /// Opens an absolute directory path with O_NOFOLLOW on every component, so nothing swapped in
+    /// after the checks can redirect us.
+    public static func openVerifiedDirectory(_ path: String) throws -> FD {
+        var dir = try FD.open("/", flags: HF_O_PATH | HF_O_DIRECTORY | HF_O_CLOEXEC)
+        let parts = path.split(separator: "/").map(String.init)
+        for (i, part) in parts.enumerated() {
+            let last = i == parts.count - 1
+            do {
+                dir = try dir.openat(part, flags: last ? FD.directoryFlags : HF_O_PATH | HF_O_DIRECTORY | HF_O_NOFOLLOW | HF_O_CLOEXEC,
+                                     noatime: last)
+            } catch let e as SystemError where e.errno == ENOTDIR || e.errno == ELOOP {
+                throw UsageError("\(dir.path == "/" ? "" : dir.path)/\(part): is a symlink or not a directory; refusing (pass the real path)")
+            }
+        }
+        if parts.isEmpty { dir = try FD.openDirectory("/") }
+        return dir
+    }
+
+    /// Where the tool keeps system-wide state; tests point these at a temp dir.
+    public static var sysconfDirectory: String { ProcessInfo.processInfo.environment["HFSHARE_SYSCONFDIR"] ?? "/etc/hfshare" }
+    public static var profilePath: String {
+        ProcessInfo.processInfo.environment["HFSHARE_PROFILE"] ?? "/etc/profile.d/hfshare.sh"
+    }
+}
+
+/// What `init` records in `ROOT/.hfshare/config.json`, so later commands need no `--group`.
+public struct RootConfig: Codable, Equatable, Sendable {
+    public var format: Int = 1
+    public var group: String
+    public var gid: UInt32
+    public var other: OtherAccess
+    public var acl: Bool
+    public var rootIsMember: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case format, group, gid, other, acl
+        case rootIsMember = "root_is_member"
+    }
+
+    public init(group: String, gid: UInt32, other: OtherAccess, acl: Bool, rootIsMember: Bool) {
+        self.group = group; self.gid = gid; self.other = other; self.acl = acl; self.rootIsMember = rootIsMember
+    }
+
+    public static func path(_ root: String) -> String { root + "/" + Paths.stateDirectory + "/config.json" }
+
+    public static func load(root: String) throws -> RootConfig? {
+        let p = path(root)
+        guard FileManager.default.fileExists(atPath: p) else { return nil }
+        do {
+            return try JSONDecoder().decode(RootConfig.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
+        } catch {
+            throw UsageError("\(p): cannot read the hfshare config (\(error.localizedDescription)); re-run: hfshare init \(root) --group NAME")
+        }
+    }
+
+    public func encoded() -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try! enc.encode(self)) + Data("\n".utf8)
+    }
+}
+
+/// The roots `init` registered, one per line, so a bare `hfshare audit` (cron) knows what to check.
+public enum Registry {
+    public static var file: String { Paths.sysconfDirectory + "/roots" }
+
+    public static func roots() -> [String] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
+    /// Returns true if the file changed.
+    public static func register(_ root: String) throws -> Bool {
+        if roots().contains(root) { return false }
+        try FileManager.default.createDirectory(atPath: Paths.sysconfDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        let text = (roots() + [root]).joined(separator: "\n") + "\n"
+        try Files.writeAtomically(file, Data(("# shared Hugging Face caches managed by hfshare (one per line)\n" + text).utf8), mode: 0o644)
+        return true
+    }
+}
+
+public enum Files {
+    /// Writes via a temp file in the same directory and rename, so readers never see half a file.
+    /// Returns false (and writes nothing) if the file already has exactly these bytes.
+    @discardableResult
+    public static func writeAtomically(_ path: String, _ data: Data, mode: UInt32, gid: UInt32? = nil) throws -> Bool {
+        if let old = FileManager.default.contents(atPath: path), old == data {
+            var st = stat()
+            if lstat(path, &st) == 0, st.st_mode & 0o7777 == mode, gid == nil || st.st_gid == gid! { return false }
+        }
+        let tmp = path + ".tmp-\(getpid())"
+        let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw SystemError("open", tmp) }
+        defer { Glibc.close(fd) }
+        let ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, data.count) == data.count }
+        guard ok else { unlink(tmp); throw SystemError("write", tmp) }
+        if let gid { fchown(fd, UInt32.max, gid) }
+        fchmod(fd, mode_t(mode))
+        Glibc.fsync(fd)
+        guard rename(tmp, path) == 0 else { unlink(tmp); throw SystemError("rename", path) }
+        return true
+    }
+}

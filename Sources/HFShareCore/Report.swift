@@ -1,0 +1,71 @@
+import Foundation
+
+/// The output layer: every command prints findings through these, so text, JSON lines and Prometheus
+/// agree on kinds, paths and counts.
+public enum Report {
+    public static func jsonLine(_ e: Event, root: String) -> String {
+        var obj: [String: Any] = [
+            "kind": e.finding.kind.rawValue,
+            "path": e.finding.path,
+            "fixable": e.finding.fixable,
+            "message": e.finding.message,
+            "fix": e.finding.fix,
+            "root": root,
+            "outcome": e.outcome.rawValue,
+        ]
+        if !e.finding.detail.isEmpty { obj["detail"] = e.finding.detail }
+        if let err = e.error { obj["error"] = err }
+        let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(data: data, encoding: .utf8)!
+    }
+
+    /// Human text: grouped by kind, counts, the first `limit` paths of each kind (nil: all).
+    public static func text(_ events: [Event], summary: ScanSummary, limit: Int?, verb: String = "audit") -> String {
+        var out = ""
+        let byKind = Dictionary(grouping: events, by: { $0.finding.kind })
+        for kind in byKind.keys.sorted() {
+            let list = byKind[kind]!.sorted { $0.finding.path < $1.finding.path }
+            let outcomes = Dictionary(grouping: list, by: { $0.outcome }).map { "\($0.value.count) \($0.key.rawValue)" }.sorted()
+            out += "\(kind.rawValue): \(list.count) (\(kind.fixable ? "fixable" : "report-only"); \(outcomes.joined(separator: ", "))) - \(kind.summary)\n"
+            for e in list.prefix(limit ?? Int.max) {
+                out += "  \(e.finding.path)"
+                if !e.finding.detail.isEmpty { out += "  [\(e.finding.detail)]" }
+                if let err = e.error { out += "  error: \(err)" }
+                out += "\n"
+            }
+            if let limit, list.count > limit { out += "  ... and \(list.count - limit) more (--all lists every path)\n" }
+            if let first = list.first, !(kind.fixable && verb == "repair") { out += "  fix: \(first.finding.fix)\n" }
+        }
+        return out
+    }
+
+    /// node_exporter textfile format.
+    public static func prometheus(_ summaries: [ScanSummary], success: Bool, now: Double = Posix.now()) -> String {
+        var out = "# HELP hfshare_findings Policy violations found by hfshare audit, by kind.\n# TYPE hfshare_findings gauge\n"
+        for s in summaries {
+            for kind in FindingKind.allCases {
+                out += "hfshare_findings{root=\"\(escape(s.root))\",kind=\"\(kind.rawValue)\",fixable=\"\(kind.fixable)\"} \(s.counts[kind] ?? 0)\n"
+            }
+        }
+        out += "# HELP hfshare_entries_scanned Entries the last audit walked.\n# TYPE hfshare_entries_scanned gauge\n"
+        for s in summaries { out += "hfshare_entries_scanned{root=\"\(escape(s.root))\"} \(s.entries)\n" }
+        out += "# HELP hfshare_audit_duration_seconds Wall time of the last audit.\n# TYPE hfshare_audit_duration_seconds gauge\n"
+        for s in summaries { out += "hfshare_audit_duration_seconds{root=\"\(escape(s.root))\"} \(String(format: "%.3f", s.duration))\n" }
+        out += "# HELP hfshare_audit_last_success_timestamp_seconds When an audit last completed.\n# TYPE hfshare_audit_last_success_timestamp_seconds gauge\n"
+        if success { out += "hfshare_audit_last_success_timestamp_seconds \(Int(now))\n" }
+        return out
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    /// `36h`, `2d`, `90m`, `3600s`, `3600` → seconds.
+    public static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
+        guard let last = text.last else { return nil }
+        if let unit = units[last], let n = Double(text.dropLast()), n >= 0 { return n * unit }
+        if let n = Double(text), n >= 0 { return n }
+        return nil
+    }
+}

@@ -1,0 +1,561 @@
+import CHFShare
+import Foundation
+import Glibc
+
+/// What happened to one finding.
+public enum Outcome: String, Sendable, Codable {
+    /// audit: reported only.
+    case found
+    /// repair/init: changed, and the entry now follows the policy for this kind.
+    case fixed
+    /// `--dry-run`: would have been fixed.
+    case wouldFix = "would-fix"
+    /// repair/init: tried and failed (the event carries the error).
+    case failed
+    /// repair/init: a report-only kind, or one this command must not touch (init never breaks links).
+    case left
+}
+
+public struct Event: Sendable {
+    public var finding: Finding
+    public var outcome: Outcome
+    public var error: String?
+}
+
+/// How a scan may change things. nil in `ScanOptions.fix` means a read-only audit.
+public struct FixMode: Sendable {
+    public var dryRun: Bool
+    /// repair breaks a hard link whose inode has a name outside ROOT; init only reports it.
+    public var breakOutsideLinks: Bool
+    /// init gives every directory `group:G:rwx` in its access ACL.
+    public var addNamedGroupToDirectories: Bool
+
+    public init(dryRun: Bool, breakOutsideLinks: Bool, addNamedGroupToDirectories: Bool) {
+        self.dryRun = dryRun; self.breakOutsideLinks = breakOutsideLinks; self.addNamedGroupToDirectories = addNamedGroupToDirectories
+    }
+}
+
+public struct ScanOptions: Sendable {
+    public var root: String
+    public var policy: Policy
+    public var rootIsMember: Bool
+    public var fix: FixMode?
+    public var excludes: [String]
+    public var threads: Int
+    /// Entries `init` itself makes as root; their owner is not a finding.
+    public var skeleton: Set<String> = ["", "hub", "datasets", "xet", "assets"]
+
+    public init(root: String, policy: Policy, rootIsMember: Bool = false, fix: FixMode? = nil, excludes: [String] = [],
+                threads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
+        self.root = root; self.policy = policy; self.rootIsMember = rootIsMember; self.fix = fix
+        self.excludes = excludes; self.threads = threads
+    }
+}
+
+public struct ScanSummary: Sendable {
+    public var root: String
+    public var entries: Int = 0
+    public var counts: [FindingKind: Int] = [:]
+    public var outcomes: [Outcome: Int] = [:]
+    /// Attribute changes made (or, with --dry-run, planned) that no finding named: init's `group:G:` entries.
+    public var extraChanges: Int = 0
+    public var duration: Double = 0
+
+    public var findings: Int { counts.values.reduce(0, +) }
+    public func count(_ o: Outcome) -> Int { outcomes[o] ?? 0 }
+}
+
+/// Receives events as they happen, one at a time (calls are serialized by the scanner).
+public typealias EventSink = (Event) -> Void
+
+/// The one engine behind audit, repair and init: a parallel walk over ROOT with directory file
+/// descriptors (getdents64 + statx relative to the parent fd, never a path re-resolved, never a symlink
+/// followed), the pure policy on every entry, and — in fix mode — changes made through descriptors
+/// opened O_NOFOLLOW relative to the verified parent. Memory stays flat: only inodes with more than one
+/// link are remembered (to find names outside ROOT).
+public final class Scanner: @unchecked Sendable {
+    let options: ScanOptions
+    let policy: Policy
+    let members: MembershipCache
+    let sink: EventSink
+    let rootComponents: [String]
+    var progress: ((Int, String) -> Void)?
+
+    private let lock = NSLock()
+    private var summary: ScanSummary
+    private var links: [LinkKey: LinkRecord] = [:]
+    private var rootFD: FD?
+
+    // Work queue (LIFO: depth first keeps the number of open directory fds near depth x threads).
+    private let cond = NSCondition()
+    private var stack: [DirWork] = []
+    private var active = 0
+    private var scanned = 0
+    private var currentDir = ""
+
+    struct LinkKey: Hashable { var dev: UInt64; var ino: UInt64 }
+    struct LinkRecord { var nlink: UInt32; var rels: [String] }
+
+    struct DirWork {
+        var parent: FD?
+        var name: String
+        var rel: String
+        var stat: FileStat
+        var underLocks: Bool
+    }
+
+    static let tempPrefix = ".hfshare-repair-"
+
+    public init(_ options: ScanOptions, progress: ((Int, String) -> Void)? = nil, sink: @escaping EventSink) {
+        self.options = options
+        self.policy = options.policy
+        self.members = MembershipCache(gid: options.policy.gid, rootIsMember: options.rootIsMember)
+        self.sink = sink
+        self.progress = progress
+        self.rootComponents = options.root.split(separator: "/").map(String.init)
+        self.summary = ScanSummary(root: options.root)
+    }
+
+    /// Walks ROOT. Throws only if ROOT itself cannot be opened (exit 2); everything below is a finding.
+    public func run() throws -> ScanSummary {
+        let start = Posix.now()
+        let root = try Paths.openVerifiedDirectory(options.root)
+        rootFD = root
+        checkAncestors()
+        let rootStat = try root.stat()
+        stack.append(DirWork(parent: nil, name: "", rel: "", stat: rootStat, underLocks: false))
+
+        let done = DispatchSemaphore(value: 0)
+        var reporter: Thread?
+        if let progress {
+            reporter = Thread { [weak self] in
+                while let self, !Thread.current.isCancelled {
+                    usleep(250_000)
+                    self.cond.lock(); let n = self.scanned; let dir = self.currentDir; self.cond.unlock()
+                    if !Thread.current.isCancelled { progress(n, dir) }
+                }
+            }
+            reporter?.start()
+        }
+        for _ in 0..<max(1, options.threads) {
+            let t = Thread { [self] in
+                self.worker()
+                done.signal()
+            }
+            t.stackSize = 1 << 20
+            t.start()
+        }
+        for _ in 0..<max(1, options.threads) { done.wait() }
+        reporter?.cancel()
+        finishLinks()
+        lock.lock()
+        summary.entries = scanned
+        summary.duration = Posix.now() - start
+        let result = summary
+        lock.unlock()
+        return result
+    }
+
+    // MARK: work queue
+
+    private func worker() {
+        while true {
+            cond.lock()
+            while stack.isEmpty && active > 0 { cond.wait() }
+            guard let work = stack.popLast() else {
+                cond.broadcast()
+                cond.unlock()
+                return
+            }
+            active += 1
+            cond.unlock()
+
+            let children = process(work)
+
+            cond.lock()
+            active -= 1
+            stack.append(contentsOf: children)
+            if !children.isEmpty || active == 0 { cond.broadcast() }
+            cond.unlock()
+        }
+    }
+
+    // MARK: one directory
+
+    private func absolute(_ rel: String) -> String {
+        rel.isEmpty ? options.root : (options.root == "/" ? "/" + rel : options.root + "/" + rel)
+    }
+
+    private func process(_ work: DirWork) -> [DirWork] {
+        let path = absolute(work.rel)
+        let dir: FD
+        do {
+            if let parent = work.parent {
+                dir = try parent.openDirectory(work.name, noatime: true)
+                let now = try dir.stat()
+                // Swapped between the listing and the open (a user replaced it): skip, never follow.
+                guard now.dev == work.stat.dev, now.ino == work.stat.ino else {
+                    throw SystemError("open", path, ESTALE)
+                }
+            } else {
+                dir = rootFD!
+            }
+        } catch let error as SystemError {
+            if let parent = work.parent {
+                let acl = options.policy.aclSupported ? (try? ACLStore.readEntry(in: parent, work.name)) ?? nil : nil
+                let entry = Policy.Entry(name: work.name, stat: work.stat, access: acl, defaultACL: nil, underLocks: work.underLocks)
+                evaluateDirectoryWithoutDescriptor(entry, rel: work.rel)
+            }
+            emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "run the audit as root, or: hfshare repair \(options.root)"), .found)
+            return []
+        } catch {
+            return []
+        }
+
+        // The directory itself.
+        let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
+        let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
+        let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks)
+        handle(entry, rel: work.rel, in: work.parent, selfFD: dir)
+
+        let listing: [(name: String, type: FileType)]
+        do {
+            listing = try dir.entries()
+        } catch let error as SystemError {
+            emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
+            return []
+        } catch { return [] }
+
+        var children: [DirWork] = []
+        let childUnderLocks = work.underLocks || work.name == ".locks"
+        var count = 0
+        for (name, _) in listing {
+            if work.rel.isEmpty && name == Paths.stateDirectory { continue }
+            let rel = work.rel.isEmpty ? name : work.rel + "/" + name
+            if isExcluded(rel, name) { continue }
+            count += 1
+            let st: FileStat
+            do { st = try dir.stat(name) } catch { continue } // vanished since the listing
+            if st.type == .directory {
+                children.append(DirWork(parent: dir, name: name, rel: rel, stat: st, underLocks: childUnderLocks))
+                continue
+            }
+            if options.fix != nil && !(options.fix!.dryRun) && name.hasPrefix(Scanner.tempPrefix) && st.uid == 0 {
+                try? dir.unlink(name) // left by a repair that was killed mid-copy
+                continue
+            }
+            if st.type != .directory && st.nlink > 1 {
+                remember(st, rel: rel)
+                if options.fix != nil { continue } // fixed after the walk, once we know where its names are
+            }
+            var acl: PosixACL?
+            if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
+            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks)
+            handle(e, rel: rel, in: dir, selfFD: nil)
+        }
+        cond.lock()
+        scanned += count + (work.parent == nil ? 1 : 0)
+        currentDir = path
+        cond.unlock()
+        return children
+    }
+
+    private func isExcluded(_ rel: String, _ name: String) -> Bool {
+        guard !options.excludes.isEmpty else { return false }
+        return options.excludes.contains { fnmatch($0, rel, 0) == 0 || fnmatch($0, name, 0) == 0 }
+    }
+
+    // MARK: rules that need the filesystem or NSS
+
+    private func contextualKinds(_ e: Policy.Entry, rel: String, in dir: FD?) -> [FindingKind] {
+        var kinds = policy.violations(e)
+        if !(e.stat.uid == 0 && options.skeleton.contains(rel)) {
+            switch members.membership(of: e.stat.uid) {
+            case .unknownUID: kinds.append(.ownerUnknownUID)
+            case .notMember: kinds.append(.ownerNotMember)
+            case .member: break
+            }
+        }
+        if e.stat.type == .symlink, let dir {
+            if let k = symlinkKind(dir: dir, name: e.name, rel: rel) { kinds.append(k) }
+        }
+        if policy.isStaleLockCandidate(e), let dir {
+            if let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
+               (try? fd.tryExclusiveLockAndRelease()) == true {
+                kinds.append(.lockStale)
+            }
+        }
+        return kinds.sorted()
+    }
+
+    private func symlinkKind(dir: FD, name: String, rel: String) -> FindingKind? {
+        guard let target = try? dir.readlink(name) else { return nil }
+        var parts: [String] = target.hasPrefix("/") ? [] : rootComponents + rel.split(separator: "/").dropLast().map(String.init)
+        for p in target.split(separator: "/") {
+            if p == "." { continue }
+            if p == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(String(p))
+        }
+        guard parts.count > rootComponents.count || parts == rootComponents,
+              Array(parts.prefix(rootComponents.count)) == rootComponents else { return .symlinkEscapes }
+        let inside = parts.dropFirst(rootComponents.count).joined(separator: "/")
+        if inside.isEmpty { return nil }
+        guard let root = rootFD else { return nil }
+        do { _ = try root.stat(inside, follow: true) } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
+            return .symlinkDangling
+        } catch { return nil }
+        return nil
+    }
+
+    // MARK: findings and fixes
+
+    private func handle(_ e: Policy.Entry, rel: String, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
+        var kinds = contextualKinds(e, rel: rel, in: dir)
+        if outsideLink { kinds.append(.fileHardlinkOutside); kinds.sort() }
+        let path = absolute(rel)
+        guard let fix = options.fix else {
+            for k in kinds { emit(finding(k, path: path, e), .found) }
+            return
+        }
+        let attributeKinds = kinds.filter { $0.fixable && $0 != .lockStale && $0 != .incompleteOld && $0 != .fileHardlinkOutside }
+        let wantsNamedGroup = fix.addNamedGroupToDirectories && e.stat.type == .directory
+            && policy.wantedAccessACL(e, addNamedGroup: true) != nil
+        for k in kinds where !k.fixable { emit(finding(k, path: path, e), .left) }
+
+        if outsideLink && !fix.breakOutsideLinks {
+            let note = "inode also has a name outside \(options.root); not changed"
+            for k in kinds where k.fixable { emit(finding(k, path: path, e, detail: note), .left) }
+            return
+        }
+        if fix.dryRun {
+            for k in kinds where k.fixable { emit(finding(k, path: path, e), .wouldFix) }
+            if wantsNamedGroup && attributeKinds.isEmpty { count(extra: 1) }
+            return
+        }
+        guard let dir = dir ?? (selfFD != nil ? selfFD : nil) else { return }
+        if kinds.contains(.lockStale) || kinds.contains(.incompleteOld) {
+            let kind: FindingKind = kinds.contains(.lockStale) ? .lockStale : .incompleteOld
+            do {
+                try removeStale(e, in: dir, isLock: kind == .lockStale)
+                emit(finding(kind, path: path, e), .fixed)
+            } catch {
+                emit(finding(kind, path: path, e), .failed, error: "\(error)")
+            }
+            if kind == .incompleteOld || kind == .lockStale { return }
+        }
+        var current = e
+        if outsideLink {
+            do {
+                current = try breakLink(e, in: dir)
+                emit(finding(.fileHardlinkOutside, path: path, e), .fixed)
+            } catch {
+                emit(finding(.fileHardlinkOutside, path: path, e), .failed, error: "\(error)")
+                for k in attributeKinds { emit(finding(k, path: path, e, detail: "link not broken"), .left) }
+                return
+            }
+        }
+        guard !attributeKinds.isEmpty || wantsNamedGroup else { return }
+        do {
+            let target: FD
+            if let selfFD { target = selfFD } else {
+                target = try dir.openat(e.name, flags: HF_O_PATH | HF_O_NOFOLLOW | HF_O_CLOEXEC)
+                let st = try target.stat()
+                guard st.dev == current.stat.dev, st.ino == current.stat.ino, st.type == current.stat.type else {
+                    throw SystemError("open", path, ESTALE)
+                }
+            }
+            try applyAttributes(current, to: target)
+            for k in attributeKinds { emit(finding(k, path: path, e), .fixed) }
+            if attributeKinds.isEmpty { count(extra: 1) }
+        } catch {
+            for k in attributeKinds { emit(finding(k, path: path, e), .failed, error: "\(error)") }
+        }
+    }
+
+    /// Group, ACLs, mode, default ACL: only what differs is written, so a compliant entry keeps its ctime.
+    private func applyAttributes(_ e: Policy.Entry, to fd: FD) throws {
+        if e.stat.gid != policy.gid { try fd.chown(gid: policy.gid) }
+        let isDir = e.stat.type == .directory
+        if let acl = policy.wantedAccessACL(e, addNamedGroup: isDir && (options.fix?.addNamedGroupToDirectories ?? false)) {
+            try ACLStore.write(acl, to: fd, .access)
+        }
+        let wanted = policy.wantedMode(e)
+        if try fd.stat().permissions != wanted { try fd.chmod(wanted) }
+        if isDir, let d = policy.wantedDefaultACL(e) { try ACLStore.write(d, to: fd, .default) }
+    }
+
+    private func removeStale(_ e: Policy.Entry, in dir: FD, isLock: Bool) throws {
+        let fd = try dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true)
+        if isLock {
+            // Hold the lock while unlinking, so nobody can take it between our check and the unlink.
+            guard flock(fd.raw, LOCK_EX | LOCK_NB) == 0 else { throw SystemError("flock", fd.path, EWOULDBLOCK) }
+        }
+        let held = try fd.stat()
+        let named = try dir.stat(e.name)
+        guard held.ino == named.ino, held.dev == named.dev, held.ino == e.stat.ino else { throw SystemError("unlink", fd.path, ESTALE) }
+        try dir.unlink(e.name)
+    }
+
+    /// Gives a file its own inode: copy to a temp name in the same directory, fsync, keep owner and
+    /// mtime, rename over. The outside name keeps the old inode untouched.
+    private func breakLink(_ e: Policy.Entry, in dir: FD) throws -> Policy.Entry {
+        let src = try dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true)
+        let st = try src.stat()
+        guard st.ino == e.stat.ino, st.dev == e.stat.dev, st.type == .regular else { throw SystemError("open", src.path, ESTALE) }
+        let tmp = Scanner.tempPrefix + String(st.ino) + ".tmp"
+        try? dir.unlink(tmp)
+        let dst = try dir.openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
+        do {
+            try copyBytes(from: src, to: dst)
+            guard fchown(dst.raw, st.uid, policy.gid) == 0 else { throw SystemError("chown", dst.path) }
+            var copy = e
+            copy.stat.gid = policy.gid
+            copy.stat.nlink = 1
+            if let acl = e.access { try ACLStore.write(acl, to: dst, .access) }
+            guard Glibc.fchmod(dst.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID))) == 0 else { throw SystemError("chmod", dst.path) }
+            guard hf_set_mtime(dst.raw, st.mtimeSec, Int(st.mtimeNsec)) == 0 else { throw SystemError("utimens", dst.path) }
+            try dst.fsync()
+            try dir.rename(tmp, to: e.name)
+            try? dir.fsync()
+            let now = try dst.stat()
+            copy.stat = now
+            return copy
+        } catch {
+            try? dir.unlink(tmp)
+            throw error
+        }
+    }
+
+    private func copyBytes(from src: FD, to dst: FD) throws {
+        while true {
+            let n = hf_copy_file_range(src.raw, dst.raw, 1 << 30)
+            if n == 0 { return }
+            if n > 0 { continue }
+            if errno == EXDEV || errno == ENOSYS || errno == EINVAL { break }
+            throw SystemError("copy_file_range", dst.path)
+        }
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = Glibc.read(src.raw, &buf, buf.count)
+            if n < 0 { throw SystemError("read", src.path) }
+            if n == 0 { return }
+            var off = 0
+            while off < n {
+                let w = buf[off..<n].withUnsafeBytes { Glibc.write(dst.raw, $0.baseAddress, n - off) }
+                if w < 0 { throw SystemError("write", dst.path) }
+                off += w
+            }
+        }
+    }
+
+    private func evaluateDirectoryWithoutDescriptor(_ e: Policy.Entry, rel: String) {
+        // Default ACL unknown without a descriptor: judge the rest.
+        var p = policy
+        p.aclSupported = false
+        for k in p.violations(e) { emit(finding(k, path: absolute(rel), e), options.fix == nil ? .found : .failed, error: options.fix == nil ? nil : "cannot open directory") }
+    }
+
+    // MARK: hard links
+
+    private func remember(_ st: FileStat, rel: String) {
+        lock.lock()
+        links[LinkKey(dev: st.dev, ino: st.ino), default: LinkRecord(nlink: st.nlink, rels: [])].rels.append(rel)
+        lock.unlock()
+    }
+
+    private func finishLinks() {
+        let all = links
+        links = [:]
+        for (_, record) in all.sorted(by: { $0.value.rels[0] < $1.value.rels[0] }) {
+            let outside = record.rels.count < record.nlink
+            for rel in record.rels.sorted() {
+                if options.fix == nil {
+                    if outside { emit(Finding(kind: .fileHardlinkOutside, path: absolute(rel), detail: "\(record.nlink) links, \(record.rels.count) inside", fix: "hfshare repair \(options.root)"), .found) }
+                    continue
+                }
+                let parentRel = rel.split(separator: "/").dropLast().joined(separator: "/")
+                let name = String(rel.split(separator: "/").last!)
+                do {
+                    let dir = parentRel.isEmpty ? rootFD! : try rootFD!.openBeneath(parentRel, flags: FD.directoryFlags)
+                    let st = try dir.stat(name)
+                    var acl: PosixACL?
+                    if st.type == .regular && policy.aclSupported { acl = try ACLStore.readEntry(in: dir, name) }
+                    let underLocks = rel.split(separator: "/").dropLast().contains(".locks")
+                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks)
+                    handle(e, rel: rel, in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
+                } catch {
+                    emit(Finding(kind: .unreadable, path: absolute(rel), detail: "\(error)", fix: "hfshare repair \(options.root)"), .found)
+                }
+            }
+        }
+    }
+
+    // MARK: ancestors
+
+    private func checkAncestors() {
+        guard rootComponents.count > 0 else { return }
+        guard let chain = try? Access.ancestors(of: options.root, for: .anyMember(of: policy.gid)) else { return }
+        for c in chain where !c.searchable {
+            let fixCmd = policy.aclSupported
+                ? "setfacl -m g:\(policy.groupName):x \(c.path)   (or: chmod o+x \(c.path))"
+                : "chmod o+x \(c.path)"
+            emit(Finding(kind: .parentNotTraversable, path: c.path, detail: String(format: "mode %o, owner %d, group %d", c.stat.permissions, c.stat.uid, c.stat.gid), fix: fixCmd),
+                 options.fix == nil ? .found : .left)
+        }
+    }
+
+    // MARK: output
+
+    private func finding(_ k: FindingKind, path: String, _ e: Policy.Entry, detail: String = "") -> Finding {
+        Finding(kind: k, path: path, detail: detail.isEmpty ? Scanner.detail(k, e, policy) : detail, fix: fixCommand(k, path: path, e))
+    }
+
+    static func detail(_ k: FindingKind, _ e: Policy.Entry, _ policy: Policy) -> String {
+        let mode = String(e.stat.permissions, radix: 8)
+        switch k {
+        case .dirWrongGroup, .fileWrongGroup: return "group \(NSS.group(gid: e.stat.gid)?.name ?? String(e.stat.gid)), want \(policy.groupName)"
+        case .ownerUnknownUID: return "uid \(e.stat.uid)"
+        case .ownerNotMember: return "owner \(NSS.user(uid: e.stat.uid)?.name ?? String(e.stat.uid))"
+        case .dirACLMask, .fileACLMask, .dirGroupPerms, .fileGroupPerms, .lockNotGroupWritable:
+            return e.access.map { "acl \($0)" } ?? "mode \(mode)"
+        case .dirNoDefaultACL, .dirDefaultACLBad: return e.defaultACL.map { "default \($0)" } ?? "no default acl"
+        case .lockStale, .incompleteOld: return "modified \(Int((policy.now - e.stat.mtime) / 3600))h ago"
+        default: return "mode \(mode)"
+        }
+    }
+
+    private func fixCommand(_ k: FindingKind, path: String, _ e: Policy.Entry) -> String {
+        let q = Shell.quote(path)
+        switch k {
+        case .ownerNotMember:
+            let name = NSS.user(uid: e.stat.uid)?.name ?? String(e.stat.uid)
+            return "usermod -aG \(policy.groupName) \(name)   (or give the file to a member: chown MEMBER \(q))"
+        case .ownerUnknownUID: return "chown MEMBER \(q)   (uid \(e.stat.uid) has no account)"
+        case .symlinkEscapes, .symlinkDangling: return "rm \(q)   (the client re-creates it on the next download)"
+        case .tokenReadable: return "chmod 600 \(q)"
+        case .specialFile: return "rm \(q)"
+        default: return "hfshare repair \(Shell.quote(options.root))"
+        }
+    }
+
+    private func count(extra: Int) {
+        lock.lock(); summary.extraChanges += extra; lock.unlock()
+    }
+
+    private func emit(_ f: Finding, _ outcome: Outcome, error: String? = nil) {
+        lock.lock()
+        summary.counts[f.kind, default: 0] += 1
+        summary.outcomes[outcome, default: 0] += 1
+        sink(Event(finding: f, outcome: outcome, error: error))
+        lock.unlock()
+    }
+}
+
+public enum Shell {
+    /// Quotes for a POSIX shell only where needed, so printed commands can be pasted.
+    public static func quote(_ s: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,")
+        if !s.isEmpty && s.allSatisfy({ safe.contains($0) }) { return s }
+        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,243 @@
+import CHFShare
+import Glibc
+
+/// A failed system call: which call, on which path, and the errno. Raw C calls are wrapped here
+/// once; nothing above this file looks at `errno`.
+public struct SystemError: Error, CustomStringConvertible, Equatable {
+    public let call: String
+    public let path: String
+    public let errno: Int32
+
+    public init(_ call: String, _ path: String, _ code: Int32 = Glibc.errno) {
+        self.call = call
+        self.path = path
+        self.errno = code
+    }
+
+    public var reason: String { String(cString: strerror(errno)) }
+    public var description: String { "\(path): \(call): \(reason)" }
+}
+
+/// What statx told us about one inode.
+public struct FileStat: Equatable, Sendable {
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var nlink: UInt32
+    public var ino: UInt64
+    public var dev: UInt64
+    public var size: UInt64
+    public var mtime: Double
+    public var mtimeSec: Int64 = 0
+    public var mtimeNsec: UInt32 = 0
+    public var ctimeSec: Int64
+    public var ctimeNsec: UInt32
+
+    public init(mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, nlink: UInt32 = 1, ino: UInt64 = 0,
+                dev: UInt64 = 0, size: UInt64 = 0, mtime: Double = 0, ctimeSec: Int64 = 0, ctimeNsec: UInt32 = 0) {
+        self.mode = mode; self.uid = uid; self.gid = gid; self.nlink = nlink; self.ino = ino
+        self.dev = dev; self.size = size; self.mtime = mtime; self.ctimeSec = ctimeSec; self.ctimeNsec = ctimeNsec
+    }
+
+    init(_ s: hf_stat) {
+        self.init(mode: s.mode, uid: s.uid, gid: s.gid, nlink: s.nlink, ino: s.ino, dev: s.dev, size: s.size,
+                  mtime: Double(s.mtime_sec) + Double(s.mtime_nsec) / 1e9, ctimeSec: s.ctime_sec, ctimeNsec: s.ctime_nsec)
+        mtimeSec = s.mtime_sec
+        mtimeNsec = s.mtime_nsec
+    }
+
+    public var type: FileType { FileType(mode: mode) }
+    public var permissions: UInt32 { mode & 0o7777 }
+}
+
+public enum FileType: String, Sendable {
+    case directory, regular, symlink, fifo, socket, blockDevice, charDevice, unknown
+
+    public init(mode: UInt32) {
+        switch mode & UInt32(S_IFMT) {
+        case UInt32(S_IFDIR): self = .directory
+        case UInt32(S_IFREG): self = .regular
+        case UInt32(S_IFLNK): self = .symlink
+        case UInt32(S_IFIFO): self = .fifo
+        case UInt32(S_IFSOCK): self = .socket
+        case UInt32(S_IFBLK): self = .blockDevice
+        case UInt32(S_IFCHR): self = .charDevice
+        default: self = .unknown
+        }
+    }
+
+    init(direntType: UInt8) {
+        switch Int32(direntType) {
+        case Int32(DT_DIR): self = .directory
+        case Int32(DT_REG): self = .regular
+        case Int32(DT_LNK): self = .symlink
+        case Int32(DT_FIFO): self = .fifo
+        case Int32(DT_SOCK): self = .socket
+        case Int32(DT_BLK): self = .blockDevice
+        case Int32(DT_CHR): self = .charDevice
+        default: self = .unknown
+        }
+    }
+}
+
+/// An owned file descriptor, closed when the last reference goes. Directory handles are shared by the
+/// walker between the work items of their children, so their lifetime is reference-counted.
+public final class FD: @unchecked Sendable {
+    public let raw: Int32
+    /// Path for messages only; never used to reach the file again.
+    public let path: String
+
+    public init(raw: Int32, path: String) {
+        self.raw = raw
+        self.path = path
+    }
+
+    deinit { Glibc.close(raw) }
+
+    public static let directoryFlags = O_RDONLY | HF_O_DIRECTORY | HF_O_NOFOLLOW | HF_O_CLOEXEC
+
+    /// Opens `name` relative to this directory, never following a symlink in the last component.
+    /// `noatime` is tried first and dropped where the kernel refuses it (not the owner, no CAP_FOWNER).
+    public func openat(_ name: String, flags: Int32, mode: mode_t = 0, noatime: Bool = false) throws -> FD {
+        let childPath = FD.join(path, name)
+        if noatime {
+            let fd = hf_open(raw, name, flags | HF_O_NOATIME, UInt32(mode))
+            if fd >= 0 { return FD(raw: fd, path: childPath) }
+            if Glibc.errno != EPERM { throw SystemError("open", childPath) }
+        }
+        let fd = hf_open(raw, name, flags, UInt32(mode))
+        guard fd >= 0 else { throw SystemError("open", childPath) }
+        return FD(raw: fd, path: childPath)
+    }
+
+    public func openDirectory(_ name: String, noatime: Bool = false) throws -> FD {
+        try openat(name, flags: FD.directoryFlags, noatime: noatime)
+    }
+
+    /// Opens a path of several components beneath this directory with no symlink anywhere on the way
+    /// (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or one O_NOFOLLOW openat per component).
+    public func openBeneath(_ relative: String, flags: Int32) throws -> FD {
+        let childPath = FD.join(path, relative)
+        let fd = hf_openat_beneath(raw, relative, flags | HF_O_NOFOLLOW | HF_O_CLOEXEC, 0)
+        if fd >= 0 { return FD(raw: fd, path: childPath) }
+        guard Glibc.errno == ENOSYS else { throw SystemError("openat2", childPath) }
+        let parts = relative.split(separator: "/").map(String.init)
+        var dir = self
+        for (i, part) in parts.enumerated() {
+            if part == ".." { throw SystemError("open", childPath, EXDEV) }
+            if i == parts.count - 1 { return try dir.openat(part, flags: flags | HF_O_NOFOLLOW | HF_O_CLOEXEC) }
+            dir = try dir.openDirectory(part)
+        }
+        return self
+    }
+
+    public func stat() throws -> FileStat {
+        var s = hf_stat()
+        guard hf_statx(raw, "", HF_AT_EMPTY_PATH | HF_AT_SYMLINK_NOFOLLOW, &s) == 0 else { throw SystemError("statx", path) }
+        return FileStat(s)
+    }
+
+    public func stat(_ name: String, follow: Bool = false) throws -> FileStat {
+        var s = hf_stat()
+        guard hf_statx(raw, name, follow ? 0 : HF_AT_SYMLINK_NOFOLLOW, &s) == 0 else {
+            throw SystemError("statx", FD.join(path, name))
+        }
+        return FileStat(s)
+    }
+
+    /// Reads the whole directory with getdents64, skipping `.` and `..`.
+    public func entries() throws -> [(name: String, type: FileType)] {
+        var result: [(String, FileType)] = []
+        let size = 64 * 1024
+        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        defer { buf.deallocate() }
+        while true {
+            let n = hf_getdents64(raw, buf, size)
+            if n < 0 { throw SystemError("getdents64", path) }
+            if n == 0 { break }
+            var off = 0
+            var namePtr: UnsafePointer<CChar>?
+            var type: UInt8 = 0
+            var ino: UInt64 = 0
+            while hf_dirent_next(buf, n, &off, &namePtr, &type, &ino) == 1 {
+                guard let namePtr else { continue }
+                if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
+                result.append((String(cString: namePtr), FileType(direntType: type)))
+            }
+        }
+        return result
+    }
+
+    public func readlink(_ name: String) throws -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlinkat(raw, name, &buf, Int(PATH_MAX))
+        guard n >= 0 else { throw SystemError("readlink", FD.join(path, name)) }
+        buf[n] = 0
+        return String(cString: buf)
+    }
+
+    public func chown(gid: UInt32) throws {
+        guard fchownat(raw, "", UInt32.max, gid, HF_AT_EMPTY_PATH) == 0 else { throw SystemError("chgrp", path) }
+    }
+
+    /// chmod that also works on O_PATH descriptors.
+    public func chmod(_ mode: UInt32) throws {
+        if Glibc.fchmod(raw, mode_t(mode)) == 0 { return }
+        guard Glibc.errno == EBADF, hf_fchmod_path_fd(raw, mode) == 0 else { throw SystemError("chmod", path) }
+    }
+
+    /// `flock(LOCK_EX|LOCK_NB)`: true if we got it (and released it again), false if somebody holds it.
+    public func tryExclusiveLockAndRelease() throws -> Bool {
+        if flock(raw, LOCK_EX | LOCK_NB) == 0 {
+            flock(raw, LOCK_UN)
+            return true
+        }
+        if Glibc.errno == EWOULDBLOCK { return false }
+        throw SystemError("flock", path)
+    }
+
+    public func unlink(_ name: String, directory: Bool = false) throws {
+        guard unlinkat(raw, name, directory ? HF_AT_REMOVEDIR : 0) == 0 else { throw SystemError("unlink", FD.join(path, name)) }
+    }
+
+    public func mkdir(_ name: String, mode: UInt32) throws {
+        guard mkdirat(raw, name, mode_t(mode)) == 0 else { throw SystemError("mkdir", FD.join(path, name)) }
+    }
+
+    public func rename(_ from: String, to: String) throws {
+        guard renameat(raw, from, raw, to) == 0 else { throw SystemError("rename", FD.join(path, to)) }
+    }
+
+    public func fsync() throws {
+        guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path) }
+    }
+
+    /// `/proc/self/fd/N`: names exactly this inode, for the libacl calls that only take a path.
+    public var procPath: String { "/proc/self/fd/\(raw)" }
+
+    public var filesystemMagic: Int { hf_fstatfs_type(raw) }
+
+    public static func open(_ path: String, flags: Int32, mode: mode_t = 0) throws -> FD {
+        let fd = Glibc.open(path, flags | HF_O_CLOEXEC, mode)
+        guard fd >= 0 else { throw SystemError("open", path) }
+        return FD(raw: fd, path: path)
+    }
+
+    public static func openDirectory(_ path: String) throws -> FD {
+        try open(path, flags: directoryFlags)
+    }
+
+    static func join(_ dir: String, _ name: String) -> String {
+        dir.hasSuffix("/") ? dir + name : dir + "/" + name
+    }
+}
+
+public enum Posix {
+    public static var euid: UInt32 { geteuid() }
+    public static func isRoot() -> Bool { geteuid() == 0 }
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}

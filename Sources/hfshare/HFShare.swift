@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import HFShareCore
+
+@main
+struct HFShare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hfshare",
+        abstract: "Set up, check and repair a Hugging Face cache shared by a Unix group.",
+        discussion: """
+        hfshare makes one Hugging Face cache directory usable by every member of a group: group-owned \
+        setgid directories, default ACLs so files stay group-writable whatever a user's umask, \
+        per-user tokens, and an audit/repair pair that keeps it that way. The policy is documented in \
+        SPEC.md of the source tree.
+
+        EXIT STATUS: 0 success / healthy; 1 findings remain (audit) or something could not be fixed \
+        (init, repair); 2 usage or runtime error (bad arguments, missing group, unreadable ROOT, not root).
+        """,
+        version: "0.1.0",
+        subcommands: [Init.self, Audit.self, Repair.self]
+    )
+
+    /// ArgumentParser exits 64 on usage errors; admins' scripts expect 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UsageError {
+            FileHandle.standardError.write(Data("hfshare: \(error.description)\n".utf8))
+            Foundation.exit(2)
+        } catch let error as SystemError {
+            FileHandle.standardError.write(Data("hfshare: \(error.description)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code.rawValue == 1 || code.rawValue == 2 { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}
+
+enum Output {
+    static func out(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+    static func err(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// A one-line progress meter on stderr, only on a terminal (never in cron or pipes).
+    static func progress(start: Double) -> ((Int, String) -> Void)? {
+        guard stderrIsTerminal, ProcessInfo.processInfo.environment["CI"] == nil else { return nil }
+        return { n, dir in
+            let rate = Double(n) / max(0.001, Posix.now() - start)
+            let shown = dir.count > 60 ? "..." + dir.suffix(57) : dir
+            err("\r\u{1B}[K\(n) entries, \(Int(rate))/s  \(shown)")
+        }
+    }
+
+    static func clearProgress() { if stderrIsTerminal { err("\r\u{1B}[K") } }
+}

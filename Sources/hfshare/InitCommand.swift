@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import HFShareCore
+
+extension OtherAccess: ExpressibleByArgument {
+    public static var allValueStrings: [String] { ["rx", "none"] }
+}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or adopt a shared cache ROOT for a group.",
+        discussion: """
+        Creates ROOT with hub/, datasets/, xet/ and assets/ (or adopts an existing ROOT), makes every \
+        directory group-owned by GROUP with mode 2775 (2770 with --other none), access ACL g:GROUP:rwx \
+        and default ACL u::rwx,g::rwx,g:GROUP:rwx,m::rwx,o::r-x, and brings existing files to the policy \
+        with the same rules as 'hfshare repair' (group rw, no o+w, never following symlinks, never \
+        touching an inode that also has a name outside ROOT: those are reported). Records the group in \
+        ROOT/.hfshare/config.json, registers ROOT in /etc/hfshare/roots for 'hfshare audit', and writes \
+        /etc/profile.d/hfshare.sh, which points members' HF_HUB_CACHE, HF_DATASETS_CACHE, HF_XET_CACHE \
+        and HF_ASSETS_CACHE into ROOT and HF_TOKEN_PATH into each home (HF_HOME is never set to ROOT).
+
+        ACL support is found by trying in ROOT/.hfshare; without it the policy falls back to setgid + \
+        mode bits and the profile sets umask 002 for members.
+
+        A second run changes nothing and says so. Refuses /, system trees, symlinks a user could \
+        redirect, a ROOT that is a file and unknown groups, with no change.
+
+        EXIT STATUS: 0 ROOT follows the policy; 1 something under ROOT could not be brought to the \
+        policy (listed); 2 usage or runtime error, nothing changed.
+
+        EXAMPLES:
+          sudo hfshare init /shared/huggingface_cache --group hf-users
+          sudo hfshare init /scratch/hf --group ml --create-group --gid 4200 --other none
+          hfshare init /shared/huggingface_cache --group hf-users --print-env --no-profile
+        """
+    )
+
+    @Argument(help: "The shared cache root (an HF_HOME-style directory).", completion: .directory)
+    var root: String
+
+    @Option(name: .long, help: ArgumentHelp("The Unix group whose members share the cache.", valueName: "name"),
+            completion: .custom { _, _, _ in HFShareCompletion.groups() })
+    var group: String
+
+    @Flag(name: .long, help: "Create the group if it does not exist.")
+    var createGroup = false
+
+    @Option(name: .long, help: ArgumentHelp("GID for --create-group.", valueName: "n"))
+    var gid: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("What non-members get: rx (read the cache) or none.", valueName: "rx|none"))
+    var other: OtherAccess = .readExecute
+
+    @Flag(name: .long, help: "Count uid 0 as a member (root-owned files are then not owner-not-member findings).")
+    var rootIsMember = false
+
+    @Flag(name: .long, help: "Do not write /etc/profile.d/hfshare.sh.")
+    var noProfile = false
+
+    @Flag(name: .long, help: "Print the environment snippet (for other shells or environment modules).")
+    var printEnv = false
+
+    @Flag(name: .long, help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Flag(name: .shortAndLong, help: "Print only problems.")
+    var quiet = false
+
+    func run() throws {
+        var o = InitOptions(root: root, group: group)
+        o.createGroup = createGroup
+        o.gid = gid
+        o.other = other
+        o.rootIsMember = rootIsMember
+        o.writeProfile = !noProfile
+        o.dryRun = dryRun
+        let report = try Initializer.run(o)
+
+        if printEnv { Output.out(report.profile) }
+        let say = { (s: String) in if !quiet && !printEnv { Output.out(s) } else if !quiet { Output.err(s) } }
+        let prefix = dryRun ? "would " : ""
+        for step in report.plan { say("\(prefix)\(step)\n") }
+        if !report.aclSupported {
+            say("note: \(report.root) has no POSIX ACLs (tried); policy is setgid + group mode bits, and the profile sets umask 002 for members\n")
+        }
+        if let scan = report.scan {
+            let changed = report.events.filter { $0.outcome == .fixed || $0.outcome == .wouldFix }
+            if !changed.isEmpty {
+                say(Report.text(changed, summary: scan, limit: quiet ? 0 : 10, verb: "repair"))
+            }
+            if scan.extraChanges > 0 { say("\(prefix)add group:\(group):rwx to \(scan.extraChanges) directories' access ACL\n") }
+        }
+        let unfixed = report.unfixed
+        if !unfixed.isEmpty, let scan = report.scan {
+            Output.out("\(report.root): \(unfixed.count) finding(s) init could not or must not fix:\n")
+            Output.out(Report.text(unfixed, summary: scan, limit: 20))
+        }
+        if report.changes == 0 && !dryRun {
+            say("\(report.root): already set up for group \(group); nothing changed\n")
+        } else if dryRun {
+            say("dry run: nothing changed\n")
+        } else {
+            say("\(report.root): ready for group \(group) (\(report.scan?.entries ?? 0) entries checked)\n")
+        }
+        if report.unfixed.contains(where: { $0.outcome == .failed || $0.finding.fixable }) {
+            throw ExitCode(1)
+        }
+    }
+}
+
+enum HFShareCompletion {
+    static func groups() -> [String] {
+        guard let text = try? String(contentsOfFile: "/etc/group", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }
+    }
+}
