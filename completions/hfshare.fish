@@ -1,0 +1,128 @@
+function __hfshare_should_offer_completions_for_flags_or_options -a expected_commands
+    set -l non_repeating_flags_or_options $argv[2..]
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __hfshare_parse_tokens
+    test "$commands" = "$expected_commands"; and return $non_repeating_flags_or_options_absent
+end
+
+function __hfshare_should_offer_completions_for_positional -a expected_commands positional_index_comparison expected_positional_index
+    set -l non_repeating_flags_or_options
+    set -l non_repeating_flags_or_options_absent 0
+    set -l positional_index 0
+    set -l commands
+    __hfshare_parse_tokens
+    test "$commands" = "$expected_commands" -a \( "$positional_index" "$positional_index_comparison" "$expected_positional_index" \)
+end
+
+function __hfshare_parse_tokens -S
+    set -l unparsed_tokens (__hfshare_tokens -pc)
+    switch $unparsed_tokens[1]
+    case 'hfshare'
+        __hfshare_parse_subcommand 0 'version' 'h/help'
+        switch $unparsed_tokens[1]
+        case 'init'
+            __hfshare_parse_subcommand 1 'group=' 'create-group' 'gid=' 'other=' 'root-is-member' 'no-profile' 'print-env' 'dry-run' 'q/quiet' 'version' 'h/help'
+        case 'audit'
+            __hfshare_parse_subcommand -r 1 'group=' 'stale-age=' 'root-is-member' 'exclude=+' 'format=' 'all' 'q/quiet' 'textfile=' 'fix' 'dry-run' 'version' 'h/help'
+        case 'repair'
+            __hfshare_parse_subcommand -r 1 'group=' 'stale-age=' 'root-is-member' 'exclude=+' 'format=' 'all' 'q/quiet' 'dry-run' 'version' 'h/help'
+        case 'help'
+            __hfshare_parse_subcommand -r 1 'version'
+        end
+    end
+end
+
+function __hfshare_tokens
+    if test (string split -m 1 -f 1 -- . "$FISH_VERSION") -gt 3
+        commandline --tokens-raw $argv
+    else
+        commandline -o $argv
+    end
+end
+
+function __hfshare_parse_subcommand -S -a positional_count
+    argparse -s r -- $argv
+    set -l option_specs $argv[2..]
+    set -l is_repeating_positional $_flag_r
+    set -el _flag_r
+    set -a commands $unparsed_tokens[1]
+    set positional_index 0
+    while true
+        set -e unparsed_tokens[1]
+        argparse -sn "$commands" $option_specs -- $unparsed_tokens 2> /dev/null
+        set unparsed_tokens $argv
+        set positional_index (math $positional_index + 1)
+        for non_repeating_flag_or_option in $non_repeating_flags_or_options
+            if set -ql "_flag_$(string replace -a - _ -- $non_repeating_flag_or_option)"
+                set non_repeating_flags_or_options_absent 1
+                break
+            end
+        end
+        test (count $unparsed_tokens) -eq 0 -o \( -z "$is_repeating_positional" -a "$positional_index" -gt "$positional_count" \) && break
+    end
+end
+
+function __hfshare_complete_directories
+    set -l token (commandline -t)
+    string match -- '*/' $token
+    set -l subdirs $token*/
+    printf %s\n $subdirs
+end
+
+function __hfshare_custom_completion
+    set -x SAP_SHELL fish
+    set -x SAP_SHELL_VERSION $FISH_VERSION
+    set -l tokens (__hfshare_tokens -p)
+    if test -z "$(__hfshare_tokens -t)"
+        set -l index (count (__hfshare_tokens -pc))
+        set tokens $tokens[..$index] \'\' $tokens[(math $index + 1)..]
+    end
+    command $tokens[1] $argv $tokens
+end
+
+complete -c 'hfshare' -f
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare" version' -l 'version' -d 'Show the version.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare" -eq 1' -fa 'init' -d 'Create or adopt a shared cache ROOT for a group.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare" -eq 1' -fa 'audit' -d 'Check shared cache roots against the policy (read-only).'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare" -eq 1' -fa 'repair' -d 'Restore the policy on shared cache roots, safely, as root.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare" -eq 1' -fa 'help' -d 'Show subcommand help information.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare init" -eq 1' -fa '(__hfshare_complete_directories)'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" group' -l 'group' -d 'The Unix group whose members share the cache.' -rfka '(__hfshare_custom_completion ---completion init -- --group (count (__hfshare_tokens -pc)) (__hfshare_tokens -tC))'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" create-group' -l 'create-group' -d 'Create the group if it does not exist.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" gid' -l 'gid' -d 'GID for --create-group.' -rfka ''
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" other' -l 'other' -d 'What non-members get: rx (read the cache) or none.' -rfka ''
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" root-is-member' -l 'root-is-member' -d 'Count uid 0 as a member (root-owned files are then not owner-not-member findings).'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" no-profile' -l 'no-profile' -d 'Do not write /etc/profile.d/hfshare.sh.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" print-env' -l 'print-env' -d 'Print the environment snippet (for other shells or environment modules).'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" dry-run' -l 'dry-run' -d 'Print the plan and change nothing.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" q quiet' -l 'quiet' -s 'q' -d 'Print only problems.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" version' -l 'version' -d 'Show the version.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare init" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare audit" -ge 1' -fa '(__hfshare_complete_directories)'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" group' -l 'group' -d 'The shared group, for a ROOT that \'hfshare init\' did not make (a bare hub cache).' -rfka '(__hfshare_custom_completion ---completion audit -- --group (count (__hfshare_tokens -pc)) (__hfshare_tokens -tC))'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" stale-age' -l 'stale-age' -d 'Age after which an unheld lock or an *.incomplete file is stale: 36h, 2d, 90m, 3600s.' -rfka ''
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" root-is-member' -l 'root-is-member' -d 'Count uid 0 as a member of the group.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit"' -l 'exclude' -d 'Skip entries whose path relative to ROOT, or name, matches this glob (repeatable).' -rfka ''
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" format' -l 'format' -d 'Output format: text, jsonl (one JSON object per finding on stdout) or prometheus.' -rfka 'text jsonl prometheus'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" all' -l 'all' -d 'List every path (text format), not only the first 10 of each kind.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" q quiet' -l 'quiet' -s 'q' -d 'No output at all when healthy (for cron).'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" textfile' -l 'textfile' -d 'Write Prometheus metrics to this file (atomically, for node_exporter\'s textfile collector).' -rF
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" fix' -l 'fix' -d 'Repair what is fixable (the same as \'hfshare repair\').'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" dry-run' -l 'dry-run' -d 'With --fix: print what would change and change nothing.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" version' -l 'version' -d 'Show the version.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare audit" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare repair" -ge 1' -fa '(__hfshare_complete_directories)'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" group' -l 'group' -d 'The shared group, for a ROOT that \'hfshare init\' did not make (a bare hub cache).' -rfka '(__hfshare_custom_completion ---completion repair -- --group (count (__hfshare_tokens -pc)) (__hfshare_tokens -tC))'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" stale-age' -l 'stale-age' -d 'Age after which an unheld lock or an *.incomplete file is stale: 36h, 2d, 90m, 3600s.' -rfka ''
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" root-is-member' -l 'root-is-member' -d 'Count uid 0 as a member of the group.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair"' -l 'exclude' -d 'Skip entries whose path relative to ROOT, or name, matches this glob (repeatable).' -rfka ''
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" format' -l 'format' -d 'Output format: text, jsonl (one JSON object per finding on stdout) or prometheus.' -rfka 'text jsonl prometheus'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" all' -l 'all' -d 'List every path (text format), not only the first 10 of each kind.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" q quiet' -l 'quiet' -s 'q' -d 'No output at all when healthy (for cron).'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" dry-run' -l 'dry-run' -d 'Print what would change and change nothing.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" version' -l 'version' -d 'Show the version.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare repair" h help' -s 'h' -l 'help' -d 'Show help information.'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare help" version' -l 'version' -d 'Show the version.'

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: unit + CLI tests (swift test), generated docs up to date, end-to-end with the
+# real huggingface_hub client as several Unix users. Run as root (tests create users and groups).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (the tests create temporary users and groups)" >&2; exit 2; }
+bash scripts/deps.sh
+swift build
+swift test 2>&1 | tee /tmp/hfshare-swift-test.log | grep -E '^(✘|✔ Test run|✘ Test run)|error:' || true
+grep -q '✔ Test run with' /tmp/hfshare-swift-test.log || { echo "swift test failed (full log: /tmp/hfshare-swift-test.log)"; tail -40 /tmp/hfshare-swift-test.log; exit 1; }
+bash scripts/gen-docs.sh --check
+if [ -f Tests/e2e/e2e_init.sh ]; then
+    HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_init.sh
+fi
