@@ -99,7 +99,13 @@ public enum Initializer {
             guard try state.stat().uid == 0 else {
                 throw UsageError("\(rootPath)/\(Paths.stateDirectory): not owned by root; remove it and re-run init")
             }
-            report.aclSupported = try ACLProbe.supportsACL(inState: state)
+            // Probed once, by trying; a re-run trusts the record so that it changes nothing (not even
+            // the mtime of .hfshare).
+            if let recorded = try? RootConfig.load(root: rootPath) {
+                report.aclSupported = recorded.acl
+            } else {
+                report.aclSupported = try ACLProbe.supportsACL(inState: state)
+            }
             policy.aclSupported = report.aclSupported
             // Readable by members (the config), writable by root only.
             let stateMode: UInt32 = o.other == .none ? 0o2750 : 0o2755
