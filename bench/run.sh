@@ -1,0 +1,177 @@
+#!/bin/bash
+# Benchmark hfshare audit/repair against find, getfacl and a naive chgrp/chmod/setfacl repair.
+#
+# usage: sudo bench/run.sh [--entries N] [--bin PATH] [--keep]
+#   --entries N  entries per generated tree (default 250000; 20000 is a quick run, < 1 min)
+#   --bin PATH   hfshare binary (default: the release build of this checkout,
+#                `swift build -c release --product hfshare` first); copied into the work dir
+#   --keep       keep the work dir and the temporary group (prints how to remove them)
+#
+# Runs as root on one machine, in one go:
+#   1. a temporary group hfbench<gid> (gid free in 65100-65199) whose members are the system
+#      users that own the "known" tree; trees made by bench/gen_tree.py under
+#      /var/tmp/hfshare-bench.XXXX and made compliant by `hfshare init --root-is-member`
+#      (HFSHARE_SYSCONFDIR points into the work dir: /etc is not touched);
+#   2. find -printf, getfacl -R and hfshare audit on the known-owner tree;
+#   3. hfshare audit on a tree of the same shape owned by uids without a passwd entry;
+#   4. hfshare repair vs chgrp/chmod/find/setfacl on two identical all-wrong trees, then
+#      an audit of the repaired tree (fixable findings must be 0).
+# Read-only commands get one warm-up run, then the median of 3 (warm page cache: dropping it
+# is not reliable here). Repairs change the tree, so they run once each, on a warm cache.
+# Exit status is 0 even when a target is missed (this measures, it does not test); targets
+# missed are printed as FAIL. Any other failure (hfshare crash, bad exit status) exits 1.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+entries=250000 bin="" keep=0
+while (($#)); do
+    case $1 in
+        --entries) entries=$2; shift 2 ;;
+        --bin) bin=$2; shift 2 ;;
+        --keep) keep=1; shift ;;
+        -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+[[ $entries =~ ^[0-9]+$ ]] || { echo "run.sh: --entries needs a number" >&2; exit 2; }
+((EUID == 0)) || { echo "run.sh: run as root" >&2; exit 2; }
+bin=${bin:-$here/../.build/release/hfshare}
+[[ -x $bin ]] || { echo "run.sh: no hfshare at $bin; build it: swift build -c release --product hfshare" >&2; exit 2; }
+
+work=$(mktemp -d /var/tmp/hfshare-bench.XXXX)
+chmod 755 "$work"   # mktemp makes it 0700: members could not reach the roots (parent-not-traversable)
+group=""
+cleanup() {
+    if ((keep)); then
+        echo "kept: $work${group:+ and group $group} (remove: rm -rf $work${group:+; groupdel $group})"
+    else
+        rm -rf "$work"
+        [[ -z $group ]] || groupdel "$group"
+    fi
+}
+trap cleanup EXIT
+cp "$bin" "$work/hfshare"   # a concurrent rebuild must not swap the binary mid-run
+hf=$work/hfshare
+export HFSHARE_SYSCONFDIR=$work/etc
+mkdir -p "$HFSHARE_SYSCONFDIR"
+
+for gid in $(seq 65100 65199); do getent group "$gid" >/dev/null || break; done
+getent group "$gid" >/dev/null && { echo "run.sh: no free gid in 65100-65199" >&2; exit 1; }
+group=hfbench$gid
+groupadd -g "$gid" "$group"
+gpasswd -M "$(python3 "$here/gen_tree.py" --list-owners)" "$group" >/dev/null
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# run_once OKCODES CMD...: sets $wall (s) and $rss (KiB); fails loudly on an unexpected status.
+run_once() {
+    local ok=$1 t0 t1 rc=0; shift
+    t0=$EPOCHREALTIME
+    /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || rc=$?
+    t1=$EPOCHREALTIME
+    if [[ " $ok " != *" $rc "* ]]; then
+        echo "run.sh: '$*' exited $rc; stderr:" >&2; tail -n 20 "$work/stderr" >&2; exit 1
+    fi
+    wall=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    rss=$(tail -n 1 "$work/time")
+}
+
+# measure NAME OKCODES CMD...: warm-up + median of 3; sets T[NAME] (s) and M[NAME] (MiB, max)
+declare -A T M
+measure() {
+    local name=$1 ok=$2 walls=() maxrss=0; shift 2
+    run_once "$ok" "$@"
+    for _ in 1 2 3; do
+        run_once "$ok" "$@"
+        walls+=("$wall"); maxrss=$((rss > maxrss ? rss : maxrss))
+    done
+    T[$name]=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n 2p)
+    M[$name]=$((maxrss / 1024))
+    log "$name: ${walls[*]} s -> median ${T[$name]} s, peak RSS ${M[$name]} MiB"
+}
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# verdict VALUE OP TARGET
+verdict() { python3 -c "print('PASS' if $1 $2 $3 else 'FAIL')"; }
+
+# 1. trees. The known-owner tree must audit clean right after init: anything else is a bug.
+init_tree() {  # DIR: init with --root-is-member; prints init's output on a bad exit status
+    local rc=0
+    "$hf" init "$1" --group "$group" --no-profile --root-is-member --quiet >"$work/init.out" 2>&1 || rc=$?
+    if ((rc != 0)); then
+        echo "run.sh: hfshare init $1 exited $rc:" >&2; head -n 40 "$work/init.out" >&2; exit 1
+    fi
+}
+log "generating $entries entries (known owners) in $work/known"
+shape=$(python3 "$here/gen_tree.py" "$work/known/" --entries "$entries" --owners)
+log "tree: $shape; hfshare init"
+init_tree "$work/known"
+clean_rc=0; "$hf" audit "$work/known" --group "$group" >"$work/audit-known.txt" 2>&1 || clean_rc=$?
+if ((clean_rc != 0)); then
+    echo "MISBEHAVIOR: hfshare audit on the tree init just made exited $clean_rc (expected 0):" >&2
+    head -n 40 "$work/audit-known.txt" >&2
+fi
+log "generating $entries entries (unknown owners) in $work/unknown; hfshare init"
+python3 "$here/gen_tree.py" "$work/unknown" --entries "$entries" --unknown-owners >/dev/null
+init_tree "$work/unknown"
+
+# 2. + 3. read-only commands on a warm cache
+measure find 0 find "$work/known" -printf '%U %G %m %n\n'
+measure getfacl 0 getfacl -R -n -p "$work/known"
+measure audit "0 1" "$hf" audit "$work/known" --group "$group" --quiet
+measure audit-unknown "0 1" "$hf" audit "$work/unknown" --group "$group" --quiet
+
+# 4. repair vs naive, on two identical all-wrong trees (group root, 0644/0600, 0755, no ACLs)
+log "generating two all-wrong trees for repair"
+python3 "$here/gen_tree.py" "$work/repair1" --entries "$entries" --owners >/dev/null
+cp -a "$work/repair1" "$work/repair2"
+find "$work/repair1" "$work/repair2" >/dev/null   # warm both
+run_once 0 "$hf" repair "$work/repair1" --group "$group" --quiet
+T[repair]=$wall M[repair]=$((rss / 1024))
+log "repair: $wall s, peak RSS ${M[repair]} MiB"
+naive=0 steps=""
+for step in "chgrp -R $group ." "chmod -R g+rwX,o-w ." "find . -type d -exec chmod g+s {} +" \
+            "setfacl -R -m g:$group:rwX ." "setfacl -R -d -m g:$group:rwx ."; do
+    run_once 0 bash -c "cd '$work/repair2' && $step"
+    naive=$(python3 -c "print(f'{$naive + $wall:.3f}')")
+    steps+="  $(printf '%-40s %6.2f s' "$step" "$wall")"$'\n'
+done
+T[naive]=$naive
+log "naive: $naive s"
+count() {  # DIR: "N findings, F fixable" from a jsonl audit
+    local rc=0
+    "$hf" audit "$1" --group "$group" --format jsonl >"$work/audit.jsonl" 2>"$work/stderr" || rc=$?
+    ((rc <= 1)) || { echo "run.sh: hfshare audit $1 exited $rc:" >&2; cat "$work/stderr" >&2; exit 1; }
+    echo "$(wc -l <"$work/audit.jsonl") findings, $(grep -c '"fixable":true' "$work/audit.jsonl" || true) fixable"
+}
+after_repair=$(count "$work/repair1")
+after_naive=$(count "$work/repair2")
+kinds_naive=$(python3 -c 'import collections,json,sys
+c=collections.Counter(json.loads(l)["kind"] for l in open(sys.argv[1]))
+print(", ".join(f"{k} {n}" for k,n in c.most_common()))' "$work/audit.jsonl")
+
+# 5. summary
+r_af=$(ratio "${T[audit]}" "${T[find]}")
+r_ga=$(ratio "${T[getfacl]}" "${T[audit]}")
+r_uk=$(ratio "${T[audit-unknown]}" "${T[audit]}")
+r_nr=$(ratio "${T[naive]}" "${T[repair]}")
+fixable_left=$(sed 's/.*, \([0-9]*\) fixable/\1/' <<<"$after_repair")
+cat <<EOF
+
+bench: $shape, warm cache, median of 3 after 1 warm-up
+       ($(nproc) cores, $(uname -r), hfshare $("$hf" --version), $(date -u +%FT%TZ))
+find -printf          $(printf '%6.2f' "${T[find]}") s
+getfacl -R -n -p      $(printf '%6.2f' "${T[getfacl]}") s
+hfshare audit         $(printf '%6.2f' "${T[audit]}") s   peak RSS ${M[audit]} MiB   (known owners; audit after init: exit $clean_rc)
+hfshare audit         $(printf '%6.2f' "${T[audit-unknown]}") s   peak RSS ${M[audit-unknown]} MiB   (owners without passwd entry)
+hfshare repair        $(printf '%6.2f' "${T[repair]}") s   peak RSS ${M[repair]} MiB   (single run)
+naive repair          $(printf '%6.2f' "${T[naive]}") s   (single run, sum of:)
+$steps
+audit/find            $(printf '%-6s' "$r_af") (target <= 1.0)  $(verdict "$r_af" '<=' 1.0)
+getfacl/audit         $(printf '%-6s' "$r_ga") (target >= 2.0)  $(verdict "$r_ga" '>=' 2.0)
+audit peak RSS        $(printf '%-6s' "${M[audit]}") (target < 64 MiB) $(verdict "${M[audit]}" '<' 64)
+unknown/known owners  $(printf '%-6s' "$r_uk") (target <= 1.10) $(verdict "$r_uk" '<=' 1.10)
+naive/repair          $(printf '%-6s' "$r_nr") (target >= 2.0)  $(verdict "$r_nr" '>=' 2.0)
+after repair: audit   $after_repair  $(verdict "$fixable_left" '==' 0)
+after naive:  audit   $after_naive ($kinds_naive)
+EOF
