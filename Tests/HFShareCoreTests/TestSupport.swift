@@ -25,8 +25,9 @@ enum TestEnv {
         return packageRoot + "/.build/debug/hfshare"
     }
 
-    /// Serializes everything that edits /etc/passwd and /etc/group (useradd takes a lock and fails if busy).
-    static let accountsLock = NSLock()
+    /// Serializes everything that edits /etc/passwd and /etc/group (useradd takes a lock and fails if
+    /// busy), within this process and across processes (other test runs, the e2e scripts): same file.
+    static let accountsLock = AccountsLock()
 
     @discardableResult
     static func run(_ args: [String], env: [String: String] = [:], stdin: String? = nil) -> RunResult {
@@ -65,6 +66,25 @@ enum TestEnv {
 
     @discardableResult
     static func sh(_ script: String) -> RunResult { run(["/bin/sh", "-c", script]) }
+}
+
+/// An NSLock plus an flock on /run/lock/hfshare-test-accounts.lock, which the shell tests take too,
+/// so that "find a free id, then groupadd" is atomic across concurrent test processes.
+final class AccountsLock: @unchecked Sendable {
+    private let inProcess = NSLock()
+    private var fd: Int32 = -1
+    static let path = "/run/lock/hfshare-test-accounts.lock"
+
+    func lock() {
+        inProcess.lock()
+        fd = open(AccountsLock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { flock(fd, LOCK_EX) }
+    }
+
+    func unlock() {
+        if fd >= 0 { flock(fd, LOCK_UN); close(fd); fd = -1 }
+        inProcess.unlock()
+    }
 }
 
 /// A temp dir under /var/tmp (searchable by everyone) with its own sysconf dir and profile path, so the

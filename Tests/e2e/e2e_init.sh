@@ -32,6 +32,7 @@ export HFSHARE_SYSCONFDIR=$T/etc # keep our throwaway roots out of /etc/hfshare/
 cleanup() {
     if [[ -n $fakehub_pid ]]; then kill "$fakehub_pid" 2>/dev/null || true; wait "$fakehub_pid" 2>/dev/null || true; fi
     local u g
+    exec 9>/run/lock/hfshare-test-accounts.lock && flock 9
     for u in "$UA" "$UB"; do if getent passwd "$u" >/dev/null; then userdel "$u" || true; fi; done
     for g in "$UB" "$G"; do if getent group "$g" >/dev/null; then groupdel "$g" || true; fi; done
     if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
@@ -47,10 +48,13 @@ free_id() { # an id in 64000-64999 that is neither a uid nor a gid yet
     die "no free id in 64000-64999"
 }
 mkdir -m 0711 "$T/home"
+exec 9>/run/lock/hfshare-test-accounts.lock # the Swift tests take the same lock: free_id + add is atomic
+flock 9
 groupadd -g "$(free_id)" "$G"
 useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$G" -d "$T/home/$UA" -s /bin/sh "$UA" # A: shared group is primary
 groupadd -g "$(free_id)" "$UB"
 useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$UB" -G "$G" -d "$T/home/$UB" -s /bin/sh "$UB" # B: supplementary
+flock -u 9
 for u in "$UA" "$UB"; do install -d -m 0700 -o "$u" -g "$(id -g "$u")" "$T/home/$u"; done
 
 # the users need to read the client and the manifest: keep copies in $T
