@@ -1,18 +1,81 @@
 import CHFShare
+import Foundation
 import Glibc
 
-/// One repair per ROOT at a time: an exclusive flock on `ROOT/.hfshare/repair.lock`.
+/// One repair per ROOT at a time, also across nodes of a shared filesystem.
+///
+/// Two layers, because `flock` cannot be trusted everywhere a cache lives: an exclusive `flock` on
+/// `ROOT/.hfshare/repair.lock` (exact and crash-proof where it works), plus an owner record
+/// `ROOT/.hfshare/repair.owner` made with O_EXCL, which every node sees even where `flock` is missing
+/// (ENOSYS/ENOLCK/EIO: Lustre without `-o flock`) or node-local (BeeGFS). A record left by a killed
+/// repair is taken over when its process is gone (same host) or when it is older than `staleAfter`
+/// (another host, whose processes we cannot see).
 public enum RepairLock {
+    public static let staleAfter: Double = 12 * 3600
+
     public static func with<T>(root: String, skip: Bool, _ body: () throws -> T) throws -> T {
         if skip { return try body() }
         let rootFD = try Paths.openVerifiedDirectory(root)
         if (try? rootFD.stat(Paths.stateDirectory)) == nil { try rootFD.mkdir(Paths.stateDirectory, mode: 0o755) }
         let state = try rootFD.openDirectory(Paths.stateDirectory)
         let lock = try state.openat("repair.lock", flags: O_RDWR | O_CREAT | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o644)
-        guard flock(lock.raw, LOCK_EX | LOCK_NB) == 0 else {
+        var flockHeld = false
+        if flock(lock.raw, LOCK_EX | LOCK_NB) == 0 {
+            flockHeld = true
+        } else if Glibc.errno == EWOULDBLOCK {
             throw UsageError("\(root): another hfshare repair holds \(lock.path); wait for it to finish")
-        }
-        defer { flock(lock.raw, LOCK_UN) }
+        } // else: this filesystem has no working flock; the owner record alone decides.
+        defer { if flockHeld { flock(lock.raw, LOCK_UN) } }
+        try acquireOwner(state, root: root, flockHeld: flockHeld)
+        defer { try? state.unlink(ownerFile) }
         return try body()
+    }
+
+    static let ownerFile = "repair.owner"
+
+    public struct Owner: Equatable {
+        public var host: String
+        public var pid: Int32
+
+        public static var current: Owner { Owner(host: ProcessInfo.processInfo.hostName, pid: getpid()) }
+        var line: String { "\(host) \(pid)\n" }
+
+        init(host: String, pid: Int32) { self.host = host; self.pid = pid }
+        init?(_ text: String) {
+            let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            guard parts.count >= 2, let pid = Int32(parts[1]) else { return nil }
+            self.init(host: String(parts[0]), pid: pid)
+        }
+    }
+
+    static func acquireOwner(_ state: FD, root: String, flockHeld: Bool) throws {
+        for _ in 0..<3 {
+            if let fd = try? state.openat(ownerFile, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o644) {
+                let line = Owner.current.line
+                _ = line.withCString { Glibc.write(fd.raw, $0, strlen($0)) }
+                try? fd.fsync()
+                return
+            }
+            guard Glibc.errno == EEXIST else { throw SystemError("create", FD.join(state.path, ownerFile)) }
+            let st = try state.stat(ownerFile)
+            let text = (try? String(contentsOfFile: "/proc/self/fd/\(state.raw)/\(ownerFile)", encoding: .utf8)) ?? ""
+            let owner = Owner(text)
+            let age = Posix.now() - st.mtime
+            let sameHost = owner?.host == Owner.current.host
+            // Same host: the process tells. Holding the flock on the same host also proves the other
+            // repair is gone. Another host: only age can tell.
+            let alive: Bool
+            if let owner, sameHost {
+                alive = !flockHeld && owner.pid != getpid() && (kill(owner.pid, 0) == 0 || Glibc.errno == EPERM)
+            } else {
+                alive = age < staleAfter
+            }
+            if alive {
+                let who = owner.map { "pid \($0.pid) on \($0.host)" } ?? "an unknown process"
+                throw UsageError("\(root): another hfshare repair (\(who), started \(Int(age / 60)) min ago) holds \(FD.join(state.path, ownerFile)); wait for it, or if it is gone: rm \(FD.join(state.path, ownerFile))")
+            }
+            try? state.unlink(ownerFile) // stale: left by a killed repair
+        }
+        throw UsageError("\(root): could not take \(FD.join(state.path, ownerFile)): another repair keeps racing for it")
     }
 }

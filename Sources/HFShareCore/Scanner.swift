@@ -105,6 +105,7 @@ public final class Scanner: @unchecked Sendable {
     }
 
     static let tempPrefix = ".hfshare-repair-"
+    static let tempMarker = "trusted.hfshare.repair-copy"
 
     public init(_ options: ScanOptions, progress: ((Int, String) -> Void)? = nil, sink: @escaping EventSink) {
         self.options = options
@@ -240,8 +241,12 @@ public final class Scanner: @unchecked Sendable {
                 children.append(DirWork(parent: dir, name: name, rel: rel, stat: st, underLocks: childUnderLocks))
                 continue
             }
-            if options.fix != nil && !(options.fix!.dryRun) && name.hasPrefix(Scanner.tempPrefix) && st.uid == 0 {
-                try? dir.unlink(name) // left by a repair that was killed mid-copy
+            if let fix = options.fix, !fix.dryRun, st.type == .regular, name.hasPrefix(Scanner.tempPrefix),
+               dir.hasXattr(name, Scanner.tempMarker) || (st.uid == 0 && st.nlink == 1) {
+                // Left by a repair killed mid-copy (the marker is a trusted.* xattr only root can set;
+                // where the filesystem has none, the copy stays root-owned until just before the rename).
+                try? dir.unlink(name)
+                CrashPoint.changed()
                 continue
             }
             if st.type != .directory && st.nlink > 1 {
@@ -374,14 +379,15 @@ public final class Scanner: @unchecked Sendable {
 
     /// Group, ACLs, mode, default ACL: only what differs is written, so a compliant entry keeps its ctime.
     private func applyAttributes(_ e: Policy.Entry, to fd: FD) throws {
-        if e.stat.gid != policy.gid { try fd.chown(gid: policy.gid) }
+        if e.stat.gid != policy.gid { try fd.chown(gid: policy.gid); CrashPoint.changed() }
         let isDir = e.stat.type == .directory
         if let acl = policy.wantedAccessACL(e, addNamedGroup: isDir && (options.fix?.addNamedGroupToDirectories ?? false)) {
             try ACLStore.write(acl, to: fd, .access)
+            CrashPoint.changed()
         }
         let wanted = policy.wantedMode(e)
-        if try fd.stat().permissions != wanted { try fd.chmod(wanted) }
-        if isDir, let d = policy.wantedDefaultACL(e) { try ACLStore.write(d, to: fd, .default) }
+        if try fd.stat().permissions != wanted { try fd.chmod(wanted); CrashPoint.changed() }
+        if isDir, let d = policy.wantedDefaultACL(e) { try ACLStore.write(d, to: fd, .default); CrashPoint.changed() }
     }
 
     private func removeStale(_ e: Policy.Entry, in dir: FD, isLock: Bool) throws {
@@ -394,6 +400,7 @@ public final class Scanner: @unchecked Sendable {
         let named = try dir.stat(e.name)
         guard held.ino == named.ino, held.dev == named.dev, held.ino == e.stat.ino else { throw SystemError("unlink", fd.path, ESTALE) }
         try dir.unlink(e.name)
+        CrashPoint.changed()
     }
 
     /// Gives a file its own inode: copy to a temp name in the same directory, fsync, keep owner and
@@ -403,19 +410,32 @@ public final class Scanner: @unchecked Sendable {
         let st = try src.stat()
         guard st.ino == e.stat.ino, st.dev == e.stat.dev, st.type == .regular else { throw SystemError("open", src.path, ESTALE) }
         let tmp = Scanner.tempPrefix + String(st.ino) + ".tmp"
-        try? dir.unlink(tmp)
+        if let old = try? dir.stat(tmp), old.type == .regular, dir.hasXattr(tmp, Scanner.tempMarker) || (old.uid == 0 && old.nlink == 1) {
+            try dir.unlink(tmp) // ours, from a killed run; anything else at that name makes O_EXCL fail below
+            CrashPoint.changed()
+        }
         let dst = try dir.openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
+        CrashPoint.changed()
         do {
+            // Marked first, so a rerun after a kill recognises the copy whoever owns it by then.
+            try? dst.setXattr(Scanner.tempMarker, "1")
             try copyBytes(from: src, to: dst)
-            guard fchown(dst.raw, st.uid, policy.gid) == 0 else { throw SystemError("chown", dst.path) }
+            CrashPoint.changed()
             var copy = e
             copy.stat.gid = policy.gid
             copy.stat.nlink = 1
-            if let acl = e.access { try ACLStore.write(acl, to: dst, .access) }
+            if let acl = e.access { try ACLStore.write(acl, to: dst, .access); CrashPoint.changed() }
             guard Glibc.fchmod(dst.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID))) == 0 else { throw SystemError("chmod", dst.path) }
+            CrashPoint.changed()
             guard hf_set_mtime(dst.raw, st.mtimeSec, Int(st.mtimeNsec)) == 0 else { throw SystemError("utimens", dst.path) }
+            CrashPoint.changed()
             try dst.fsync()
+            // The owner last: until here a killed run leaves a root-owned copy a rerun may delete.
+            guard fchown(dst.raw, st.uid, policy.gid) == 0 else { throw SystemError("chown", dst.path) }
+            CrashPoint.changed()
+            dst.removeXattr(Scanner.tempMarker)
             try dir.rename(tmp, to: e.name)
+            CrashPoint.changed()
             try? dir.fsync()
             let now = try dst.stat()
             copy.stat = now

@@ -212,6 +212,19 @@ public final class FD: @unchecked Sendable {
         guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path) }
     }
 
+    /// Sets an extended attribute on this inode (`trusted.*` needs CAP_SYS_ADMIN: users cannot forge it).
+    public func setXattr(_ name: String, _ value: String) throws {
+        let r = value.withCString { fsetxattr(raw, name, $0, strlen($0), 0) }
+        guard r == 0 else { throw SystemError("setxattr", path) }
+    }
+
+    public func removeXattr(_ name: String) { _ = fremovexattr(raw, name) }
+
+    /// Whether `name` in this directory carries the extended attribute (read without following a symlink).
+    public func hasXattr(_ entry: String, _ name: String) -> Bool {
+        lgetxattr("/proc/self/fd/\(raw)/\(entry)", name, nil, 0) >= 0
+    }
+
     /// `/proc/self/fd/N`: names exactly this inode, for the libacl calls that only take a path.
     public var procPath: String { "/proc/self/fd/\(raw)" }
 

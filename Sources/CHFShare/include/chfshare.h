@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 
 /* The subset of statx that the policy needs, flattened so Swift sees plain fields. */
 struct hf_stat {
