@@ -110,3 +110,13 @@ int hf_set_mtime(int fd, int64_t sec, long nsec) {
     ts[1].tv_nsec = nsec;
     return futimens(fd, ts);
 }
+
+#ifndef __NR_getxattrat
+#define __NR_getxattrat 464 /* same number on every architecture (unified syscall table) */
+#endif
+struct hf_xattr_args { uint64_t value; uint32_t size; uint32_t flags; };
+
+long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, void *buf, size_t size) {
+    struct hf_xattr_args args = { (uint64_t)(uintptr_t)buf, (uint32_t)size, 0 };
+    return syscall(__NR_getxattrat, dirfd, path, at_flags, name, &args, sizeof args);
+}

@@ -21,20 +21,25 @@ public enum Report {
 
     /// Human text: grouped by kind, counts, the first `limit` paths of each kind (nil: all).
     public static func text(_ events: [Event], summary: ScanSummary, limit: Int?, verb: String = "audit") -> String {
+        let digest = EventDigest(limit: limit)
+        for e in events { digest.add(e) }
+        return text(digest, verb: verb)
+    }
+
+    public static func text(_ digest: EventDigest, verb: String = "audit") -> String {
         var out = ""
-        let byKind = Dictionary(grouping: events, by: { $0.finding.kind })
-        for kind in byKind.keys.sorted() {
-            let list = byKind[kind]!.sorted { $0.finding.path < $1.finding.path }
-            let outcomes = Dictionary(grouping: list, by: { $0.outcome }).map { "\($0.value.count) \($0.key.rawValue)" }.sorted()
-            out += "\(kind.rawValue): \(list.count) (\(kind.fixable ? "fixable" : "report-only"); \(outcomes.joined(separator: ", "))) - \(kind.summary)\n"
-            for e in list.prefix(limit ?? Int.max) {
+        for kind in digest.kinds.keys.sorted() {
+            let k = digest.kinds[kind]!
+            let outcomes = k.outcomes.map { "\($0.value) \($0.key.rawValue)" }.sorted()
+            out += "\(kind.rawValue): \(k.count) (\(kind.fixable ? "fixable" : "report-only"); \(outcomes.joined(separator: ", "))) - \(kind.summary)\n"
+            for e in k.samples {
                 out += "  \(e.finding.path)"
                 if !e.finding.detail.isEmpty { out += "  [\(e.finding.detail)]" }
                 if let err = e.error { out += "  error: \(err)" }
                 out += "\n"
             }
-            if let limit, list.count > limit { out += "  ... and \(list.count - limit) more (--all lists every path)\n" }
-            if let first = list.first, !(kind.fixable && verb == "repair") { out += "  fix: \(first.finding.fix)\n" }
+            if k.count > k.samples.count { out += "  ... and \(k.count - k.samples.count) more (--all lists every path)\n" }
+            if let first = k.samples.first, !(kind.fixable && verb == "repair") { out += "  fix: \(first.finding.fix)\n" }
         }
         return out
     }
@@ -67,5 +72,42 @@ public enum Report {
         if let unit = units[last], let n = Double(text.dropLast()), n >= 0 { return n * unit }
         if let n = Double(text), n >= 0 { return n }
         return nil
+    }
+}
+
+/// What the text report needs of a stream of events, in memory that does not grow with the tree:
+/// per kind a count, the outcomes, and the `limit` first paths in path order (all with limit nil,
+/// i.e. `--all`). A tree where every entry is a finding (owners without passwd entries) then costs
+/// no more memory than a clean one.
+public final class EventDigest {
+    public struct PerKind {
+        public var count = 0
+        public var outcomes: [Outcome: Int] = [:]
+        /// Sorted by path, at most `limit`.
+        public var samples: [Event] = []
+    }
+
+    public let limit: Int?
+    public private(set) var kinds: [FindingKind: PerKind] = [:]
+
+    public init(limit: Int?) { self.limit = limit }
+
+    public var isEmpty: Bool { kinds.isEmpty }
+
+    public func add(_ e: Event) {
+        var k = kinds[e.finding.kind] ?? PerKind()
+        k.count += 1
+        k.outcomes[e.outcome, default: 0] += 1
+        let limit = self.limit ?? Int.max
+        if k.samples.count < limit || (limit > 0 && e.finding.path < k.samples[k.samples.count - 1].finding.path) {
+            var lo = 0, hi = k.samples.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if k.samples[mid].finding.path < e.finding.path { lo = mid + 1 } else { hi = mid }
+            }
+            if limit > 0 { k.samples.insert(e, at: lo) }
+            if k.samples.count > limit { k.samples.removeLast() }
+        }
+        kinds[e.finding.kind] = k
     }
 }

@@ -102,6 +102,17 @@ public final class Scanner: @unchecked Sendable {
         var rel: String
         var stat: FileStat
         var underLocks: Bool
+        /// Components of `rel`: how many `..` a relative symlink in it may use before leaving ROOT.
+        var depth: Int
+    }
+
+    /// Where an entry is, as its parent's path and its name: most entries need no path string at all
+    /// (only findings, excludes and hard links do), so it is joined only when asked for.
+    struct Place {
+        var parentRel: String
+        var name: String
+        var depth: Int
+        var rel: String { parentRel.isEmpty ? name : (name.isEmpty ? parentRel : parentRel + "/" + name) }
     }
 
     static let tempPrefix = ".hfshare-repair-"
@@ -124,7 +135,7 @@ public final class Scanner: @unchecked Sendable {
         rootFD = root
         checkAncestors()
         let rootStat = try root.stat()
-        stack.append(DirWork(parent: nil, name: "", rel: "", stat: rootStat, underLocks: false))
+        stack.append(DirWork(parent: nil, name: "", rel: "", stat: rootStat, underLocks: false, depth: 0))
 
         let done = DispatchSemaphore(value: 0)
         var reporter: Thread?
@@ -193,10 +204,14 @@ public final class Scanner: @unchecked Sendable {
         do {
             if let parent = work.parent {
                 dir = try parent.openDirectory(work.name, noatime: true)
-                let now = try dir.stat()
                 // Swapped between the listing and the open (a user replaced it): skip, never follow.
-                guard now.dev == work.stat.dev, now.ino == work.stat.ino else {
-                    throw SystemError("open", path, ESTALE)
+                // O_NOFOLLOW already keeps a read-only audit inside ROOT; a fix must also be sure
+                // that the inode it changes is the one it judged.
+                if options.fix != nil {
+                    let now = try dir.stat()
+                    guard now.dev == work.stat.dev, now.ino == work.stat.ino else {
+                        throw SystemError("open", path, ESTALE)
+                    }
                 }
             } else {
                 dir = rootFD!
@@ -217,7 +232,7 @@ public final class Scanner: @unchecked Sendable {
         let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
         let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
         let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks)
-        handle(entry, rel: work.rel, in: work.parent, selfFD: dir)
+        handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
 
         let listing: [(name: String, type: FileType)]
         do {
@@ -232,13 +247,13 @@ public final class Scanner: @unchecked Sendable {
         var count = 0
         for (name, _) in listing {
             if work.rel.isEmpty && name == Paths.stateDirectory { continue }
-            let rel = work.rel.isEmpty ? name : work.rel + "/" + name
-            if isExcluded(rel, name) { continue }
+            let place = Place(parentRel: work.rel, name: name, depth: work.depth)
+            if !options.excludes.isEmpty && isExcluded(place.rel, name) { continue }
             count += 1
             let st: FileStat
             do { st = try dir.stat(name) } catch { continue } // vanished since the listing
             if st.type == .directory {
-                children.append(DirWork(parent: dir, name: name, rel: rel, stat: st, underLocks: childUnderLocks))
+                children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks, depth: work.depth + 1))
                 continue
             }
             if let fix = options.fix, !fix.dryRun, st.type == .regular, name.hasPrefix(Scanner.tempPrefix),
@@ -250,13 +265,13 @@ public final class Scanner: @unchecked Sendable {
                 continue
             }
             if st.type != .directory && st.nlink > 1 {
-                remember(st, rel: rel)
+                remember(st, rel: place.rel)
                 if options.fix != nil { continue } // fixed after the walk, once we know where its names are
             }
             var acl: PosixACL?
             if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
             let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks)
-            handle(e, rel: rel, in: dir, selfFD: nil)
+            handle(e, at: place, in: dir, selfFD: nil)
         }
         cond.lock()
         scanned += count + (work.parent == nil ? 1 : 0)
@@ -272,9 +287,9 @@ public final class Scanner: @unchecked Sendable {
 
     // MARK: rules that need the filesystem or NSS
 
-    private func contextualKinds(_ e: Policy.Entry, rel: String, in dir: FD?) -> [FindingKind] {
+    private func contextualKinds(_ e: Policy.Entry, at place: Place, in dir: FD?) -> [FindingKind] {
         var kinds = policy.violations(e)
-        if !(e.stat.uid == 0 && options.skeleton.contains(rel)) {
+        if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) {
             switch members.membership(of: e.stat.uid) {
             case .unknownUID: kinds.append(.ownerUnknownUID)
             case .notMember: kinds.append(.ownerNotMember)
@@ -282,7 +297,7 @@ public final class Scanner: @unchecked Sendable {
             }
         }
         if e.stat.type == .symlink, let dir {
-            if let k = symlinkKind(dir: dir, name: e.name, rel: rel) { kinds.append(k) }
+            if let k = symlinkKind(dir: dir, name: e.name, at: place) { kinds.append(k) }
         }
         if policy.isStaleLockCandidate(e), let dir {
             if let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
@@ -290,11 +305,35 @@ public final class Scanner: @unchecked Sendable {
                 kinds.append(.lockStale)
             }
         }
-        return kinds.sorted()
+        if kinds.count > 1 { kinds.sort() }
+        return kinds
     }
 
-    private func symlinkKind(dir: FD, name: String, rel: String) -> FindingKind? {
+    private func symlinkKind(dir: FD, name: String, at place: Place) -> FindingKind? {
         guard let target = try? dir.readlink(name) else { return nil }
+        // The common case, a relative link that stays inside ROOT (`../../blobs/<sha>`): judged by
+        // counting components, and its target looked up from the link's own directory.
+        if !target.hasPrefix("/") {
+            var depth = place.depth
+            var inside = true
+            for comp in target.utf8.split(separator: UInt8(ascii: "/")) {
+                if comp.elementsEqual(".".utf8) { continue }
+                if comp.elementsEqual("..".utf8) {
+                    depth -= 1
+                    if depth < 0 { inside = false; break }
+                } else {
+                    depth += 1
+                }
+            }
+            if inside {
+                if depth == 0 { return nil } // ROOT itself
+                do { _ = try dir.stat(target, follow: true) } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
+                    return .symlinkDangling
+                } catch { return nil }
+                return nil
+            }
+        }
+        let rel = place.rel
         var parts: [String] = target.hasPrefix("/") ? [] : rootComponents + rel.split(separator: "/").dropLast().map(String.init)
         for p in target.split(separator: "/") {
             if p == "." { continue }
@@ -314,10 +353,11 @@ public final class Scanner: @unchecked Sendable {
 
     // MARK: findings and fixes
 
-    private func handle(_ e: Policy.Entry, rel: String, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
-        var kinds = contextualKinds(e, rel: rel, in: dir)
+    private func handle(_ e: Policy.Entry, at place: Place, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
+        var kinds = contextualKinds(e, at: place, in: dir)
         if outsideLink { kinds.append(.fileHardlinkOutside); kinds.sort() }
-        let path = absolute(rel)
+        if kinds.isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) { return }
+        let path = absolute(place.rel)
         guard let fix = options.fix else {
             for k in kinds { emit(finding(k, path: path, e), .found) }
             return
@@ -502,7 +542,8 @@ public final class Scanner: @unchecked Sendable {
                     if st.type == .regular && policy.aclSupported { acl = try ACLStore.readEntry(in: dir, name) }
                     let underLocks = rel.split(separator: "/").dropLast().contains(".locks")
                     let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks)
-                    handle(e, rel: rel, in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
+                    let depth = rel.split(separator: "/").count - 1
+                    handle(e, at: Place(parentRel: parentRel, name: name, depth: depth), in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
                 } catch {
                     emit(Finding(kind: .unreadable, path: absolute(rel), detail: "\(error)", fix: "hfshare repair \(options.root)"), .found)
                 }
@@ -533,9 +574,9 @@ public final class Scanner: @unchecked Sendable {
     static func detail(_ k: FindingKind, _ e: Policy.Entry, _ policy: Policy) -> String {
         let mode = String(e.stat.permissions, radix: 8)
         switch k {
-        case .dirWrongGroup, .fileWrongGroup: return "group \(NSS.group(gid: e.stat.gid)?.name ?? String(e.stat.gid)), want \(policy.groupName)"
+        case .dirWrongGroup, .fileWrongGroup: return "group \(Names.shared.group(e.stat.gid)), want \(policy.groupName)"
         case .ownerUnknownUID: return "uid \(e.stat.uid)"
-        case .ownerNotMember: return "owner \(NSS.user(uid: e.stat.uid)?.name ?? String(e.stat.uid))"
+        case .ownerNotMember: return "owner \(Names.shared.user(e.stat.uid))"
         case .dirACLMask, .fileACLMask, .dirGroupPerms, .fileGroupPerms, .lockNotGroupWritable:
             return e.access.map { "acl \($0)" } ?? "mode \(mode)"
         case .dirNoDefaultACL, .dirDefaultACLBad: return e.defaultACL.map { "default \($0)" } ?? "no default acl"
@@ -544,17 +585,19 @@ public final class Scanner: @unchecked Sendable {
         }
     }
 
+    private lazy var repairCommand = "hfshare repair \(Shell.quote(options.root))"
+
     private func fixCommand(_ k: FindingKind, path: String, _ e: Policy.Entry) -> String {
         let q = Shell.quote(path)
         switch k {
         case .ownerNotMember:
-            let name = NSS.user(uid: e.stat.uid)?.name ?? String(e.stat.uid)
+            let name = Names.shared.user(e.stat.uid)
             return "usermod -aG \(policy.groupName) \(name)   (or give the file to a member: chown MEMBER \(q))"
         case .ownerUnknownUID: return "chown MEMBER \(q)   (uid \(e.stat.uid) has no account)"
         case .symlinkEscapes, .symlinkDangling: return "rm \(q)   (the client re-creates it on the next download)"
         case .tokenReadable: return "chmod 600 \(q)"
         case .specialFile: return "rm \(q)"
-        default: return "hfshare repair \(Shell.quote(options.root))"
+        default: return repairCommand
         }
     }
 
@@ -572,10 +615,40 @@ public final class Scanner: @unchecked Sendable {
 }
 
 public enum Shell {
+    /// Bytes a POSIX shell takes literally (quote() runs once per finding, millions of times).
+    private static let safeBytes: [Bool] = (0..<256).map { b in
+        let c = UInt8(b)
+        return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || "-_./:=@%+,".utf8.contains(c)
+    }
+
     /// Quotes for a POSIX shell only where needed, so printed commands can be pasted.
     public static func quote(_ s: String) -> String {
-        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,")
-        if !s.isEmpty && s.allSatisfy({ safe.contains($0) }) { return s }
+        if !s.isEmpty && s.utf8.allSatisfy({ safeBytes[Int($0)] }) { return s }
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// User and group names for messages, looked up through NSS once per id (a tree may hold millions of
+/// entries of a handful of owners, or of uids NSS does not know, which are the slow lookups).
+final class Names: @unchecked Sendable {
+    static let shared = Names()
+    private let lock = NSLock()
+    private var users: [UInt32: String] = [:]
+    private var groups: [UInt32: String] = [:]
+
+    func user(_ uid: UInt32) -> String {
+        lock.lock(); defer { lock.unlock() }
+        if let n = users[uid] { return n }
+        let n = NSS.user(uid: uid)?.name ?? String(uid)
+        users[uid] = n
+        return n
+    }
+
+    func group(_ gid: UInt32) -> String {
+        lock.lock(); defer { lock.unlock() }
+        if let n = groups[gid] { return n }
+        let n = NSS.group(gid: gid)?.name ?? String(gid)
+        groups[gid] = n
+        return n
     }
 }

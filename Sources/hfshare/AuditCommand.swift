@@ -90,10 +90,10 @@ struct Audit: ParsableCommand {
         var summaries: [ScanSummary] = []
         var findings = 0
         for target in targets {
-            var events: [Event] = []
+            let digest = EventDigest(limit: scan.all ? nil : 10)
             let start = Posix.now()
             let scanner = Scanner(target, progress: scan.format == .text && !scan.quiet ? Output.progress(start: start) : nil) { e in
-                if scan.format == .jsonl { Output.out(Report.jsonLine(e, root: target.root) + "\n") } else { events.append(e) }
+                if scan.format == .jsonl { Output.out(Report.jsonLine(e, root: target.root) + "\n") } else if scan.format == .text { digest.add(e) }
             }
             let summary: ScanSummary
             do { summary = try scanner.run() } catch let e as SystemError {
@@ -105,7 +105,7 @@ struct Audit: ParsableCommand {
             findings += summary.findings
             if scan.format == .text && (summary.findings > 0 || !scan.quiet) {
                 Output.out("\(target.root): \(summary.findings) finding(s) in \(summary.entries) entries (\(String(format: "%.2f", summary.duration))s)\n")
-                Output.out(Report.text(events, summary: summary, limit: scan.all ? nil : 10))
+                Output.out(Report.text(digest))
             }
         }
         let metrics = Report.prometheus(summaries, success: true)
@@ -150,10 +150,20 @@ struct Repair: ParsableCommand {
         var failed = 0
         for var target in try scan.targets() {
             target.fix = FixMode(dryRun: dryRun, breakOutsideLinks: true, addNamedGroupToDirectories: false)
-            var events: [Event] = []
+            // Changes are printed as they happen (one line each); what is left is summed up at the end.
+            let left = EventDigest(limit: scan.all ? nil : 10)
+            let failures = EventDigest(limit: scan.all ? nil : 10)
             let scanner = Scanner(target) { e in
-                if scan.format == .jsonl { Output.out(Report.jsonLine(e, root: target.root) + "\n") }
-                events.append(e)
+                switch scan.format {
+                case .jsonl: Output.out(Report.jsonLine(e, root: target.root) + "\n")
+                case .text:
+                    if e.outcome == .left { left.add(e); return }
+                    if e.outcome == .failed { failures.add(e) }
+                    if !scan.quiet || e.outcome == .failed {
+                        Output.out("\(e.outcome.rawValue) \(e.finding.kind.rawValue) \(e.finding.path)\(e.error.map { ": \($0)" } ?? "")\n")
+                    }
+                case .prometheus: break
+                }
             }
             let summary = try RepairLock.with(root: target.root, skip: dryRun) { try scanner.run() }
             failed += summary.count(.failed)
@@ -161,13 +171,7 @@ struct Repair: ParsableCommand {
             if summary.findings == 0 && scan.quiet { continue }
             let verb = dryRun ? "would fix" : "fixed"
             Output.out("\(target.root): \(verb) \(summary.count(dryRun ? .wouldFix : .fixed)), failed \(summary.count(.failed)), left \(summary.count(.left)) (report-only) in \(summary.entries) entries\n")
-            if !scan.quiet {
-                for e in events where e.outcome == .fixed || e.outcome == .wouldFix || e.outcome == .failed {
-                    Output.out("\(e.outcome.rawValue) \(e.finding.kind.rawValue) \(e.finding.path)\(e.error.map { ": \($0)" } ?? "")\n")
-                }
-            }
-            let left = events.filter { $0.outcome == .left }
-            if !left.isEmpty { Output.out(Report.text(left, summary: summary, limit: scan.all ? nil : 10)) }
+            if !left.isEmpty { Output.out(Report.text(left)) }
         }
         if failed > 0 { throw ExitCode(1) }
     }

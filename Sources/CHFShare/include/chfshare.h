@@ -44,6 +44,10 @@ long hf_copy_file_range(int in_fd, int out_fd, size_t len);
 /* Sets mtime (atime left alone). */
 int hf_set_mtime(int fd, int64_t sec, long nsec);
 
+/* getxattrat(2) (Linux 6.13+): an xattr of `path` relative to dirfd, one syscall, no path via /proc.
+   Returns the size, or -1 with errno (ENOSYS on older kernels). */
+long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, void *buf, size_t size);
+
 int hf_open(int dirfd, const char *name, int flags, unsigned mode);
 
 extern const int HF_O_PATH;
