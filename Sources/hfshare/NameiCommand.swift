@@ -13,6 +13,20 @@ struct Namei: ParsableCommand {
     @Argument(help: "Paths to follow, as namei(1) does.", completion: .file())
     var paths: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Judge this user's access (repeatable). Default: the user running hfshare.", valueName: "name"),
+            completion: .custom { _, _, _ in HFShareCompletion.users() })
+    var user: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Judge every member of this group (primary or listed), and name it in fixes (repeatable).", valueName: "name"),
+            completion: .custom { _, _, _ in HFShareCompletion.groups() })
+    var group: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("What the users need on the final path besides reaching it: read, write, execute, or letters such as rw.", valueName: "access"))
+    var want: String?
+
+    @Flag(name: .long, help: "One JSON document on stdout instead of the table.")
+    var json = false
+
     @Flag(name: .shortAndLong, help: "util-linux namei output: long listing (-m -o -v).")
     var long = false
 
@@ -44,6 +58,12 @@ struct Namei: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("pathname argument is missing") }
+        if classicFlags != nil && (!user.isEmpty || !group.isEmpty || want != nil || json) {
+            throw ValidationError("-l -m -o -n -v -x print util-linux namei output; --user, --group, --want and --json go with the hfshare view (drop the namei flags)")
+        }
+        if let want, NameiCommandSupport.parseWant(want) == nil {
+            throw ValidationError("--want \(want): use read, write, execute, or letters r, w, x (e.g. rw)")
+        }
     }
 
     func run() throws {
@@ -54,5 +74,75 @@ struct Namei: ParsableCommand {
             if result.status != 0 { throw ExitCode(result.status) }
             return
         }
+        var query = NameiQuery(users: try NameiCommandSupport.users(names: user, groups: group))
+        query.want = want.flatMap(NameiCommandSupport.parseWant) ?? []
+        query.group = group.first.flatMap(NSS.resolveGroup)
+        let reports = paths.map { NameiReport(walk: PathWalk.walk($0), query: query) }
+        if json {
+            let doc: [String: Any] = ["ok": reports.allSatisfy(\.ok), "paths": reports.map { $0.jsonObject() }]
+            let data = try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .withoutEscapingSlashes])
+            Output.out(String(decoding: data, as: UTF8.self) + "\n")
+        } else {
+            Output.out(reports.map { $0.text() }.joined(separator: "\n"))
+        }
+        if reports.contains(where: \.unknown) { throw ExitCode(2) }
+        if !reports.allSatisfy(\.ok) { throw ExitCode(1) }
+    }
+}
+
+enum NameiCommandSupport {
+    static func parseWant(_ text: String) -> ACLPerms? {
+        switch text.lowercased() {
+        case "read": return .read
+        case "write": return .write
+        case "execute", "exec", "search": return .execute
+        case "reach", "": return []
+        default: break
+        }
+        var p: ACLPerms = []
+        for c in text {
+            switch c {
+            case "r": p.insert(.read)
+            case "w": p.insert(.write)
+            case "x": p.insert(.execute)
+            case "-": continue
+            default: return nil
+            }
+        }
+        return p
+    }
+
+    /// --user and --group members, in the order given, each once; the invoking user when neither.
+    static func users(names: [String], groups: [String]) throws -> [AskedUser] {
+        var result: [AskedUser] = []
+        var seen = Set<UInt32>()
+        func add(_ u: UserRecord) { if seen.insert(u.uid).inserted { result.append(.of(u)) } }
+        for n in names {
+            guard let u = NSS.user(named: n) ?? UInt32(n).flatMap({ NSS.user(uid: $0) }) else {
+                throw UsageError("user '\(n)' does not exist on this machine (NSS); check the name")
+            }
+            add(u)
+        }
+        for g in groups {
+            guard let record = NSS.resolveGroup(g) else {
+                throw UsageError("group '\(g)' does not exist on this machine (NSS); check the name")
+            }
+            let members = NSS.members(of: record)
+            if members.isEmpty { throw UsageError("group '\(record.name)' has no members; nobody to check") }
+            members.forEach(add)
+        }
+        if names.isEmpty && groups.isEmpty {
+            let uid = getuid()
+            guard let me = NSS.user(uid: uid) else { throw UsageError("uid \(uid) has no passwd entry; pass --user NAME") }
+            add(me)
+        }
+        return result
+    }
+}
+
+extension HFShareCompletion {
+    static func users() -> [String] {
+        guard let text = try? String(contentsOfFile: "/etc/passwd", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }
     }
 }
