@@ -356,6 +356,10 @@ public struct PathWalk: Sendable {
     /// fails ends the walk with a step carrying the errno.
     public static func walk(_ path: String) -> PathWalk {
         var walk = PathWalk(path: path)
+        if path.isEmpty {
+            walk.steps.append(Step(name: "", path: "", level: 0, errno: ENOENT))
+            return walk
+        }
         var queue: [(name: String, level: Int)] = path.split(separator: "/", omittingEmptySubsequences: true).map { (String($0), 0) }
         let trailingSlash = path.hasSuffix("/") && !queue.isEmpty
         var current: FD
@@ -372,10 +376,6 @@ public struct PathWalk: Sendable {
             walk.steps.append(Step(name: path.hasPrefix("/") ? "/" : ".", path: "/", level: 0, errno: e.errno))
             return walk
         } catch { return walk }
-        if path.isEmpty {
-            walk.steps.append(Step(name: "", path: "", level: 0, errno: ENOENT))
-            return walk
-        }
         var currentIndex = 0
         var links = 0
         while !queue.isEmpty {
@@ -748,7 +748,10 @@ extension NameiReport {
             if let e = step.errno { left += " - " + String(cString: strerror(e)) }
             let cells: [String]
             if perUser {
-                cells = verdicts[i].map { v in step.role == .symlink ? (v.allowed ? "" : "nofollow") : v.rights.description }
+                cells = verdicts[i].map { v in
+                    if step.errno != nil { return "" }
+                    return step.role == .symlink ? (v.allowed ? "" : "nofollow") : v.rights.description
+                }
             } else {
                 let refused = verdicts[i].filter { !$0.allowed }.count
                 cells = [refused == 0 ? "ok" : "\(refused) refused"]
@@ -759,7 +762,9 @@ extension NameiReport {
         let leftWidth = rows.map { $0.left.count }.max() ?? 0
         let widths = headers.enumerated().map { c, h in max(h.count, rows.map { $0.cells.count > c ? $0.cells[c].count : 0 }.max() ?? 0) }
         var out = "f: \(walk.path)\n"
-        out += "".padding(leftWidth) + headers.enumerated().map { "  " + $0.element.padding(widths[$0.offset]) }.joined() + "\n"
+        var header = "".padding(leftWidth) + headers.enumerated().map { "  " + $0.element.padding(widths[$0.offset]) }.joined()
+        while header.hasSuffix(" ") { header.removeLast() }
+        out += header + "\n"
         for row in rows {
             var line = row.left.padding(leftWidth) + row.cells.enumerated().map { "  " + $0.element.padding(widths[$0.offset]) }.joined() + row.mark
             while line.hasSuffix(" ") { line.removeLast() }

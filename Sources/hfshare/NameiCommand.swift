@@ -6,7 +6,32 @@ struct Namei: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show which component of a path stops a user, and how to fix it.",
         discussion: """
-        TODO
+        Follows each PATH as the kernel does (every component looked up in turn, symlinks followed where \
+        they are met, '..' taken physically) and shows, for every component, its mode, owner, group, \
+        '+' for an extended ACL, and the rights each asked user really gets there: read, write and \
+        search/execute decided with the kernel's algorithm (owner bits; named user entry; owning and \
+        named group entries over all the user's groups from NSS, primary and supplementary; the ACL \
+        mask; other; root's CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH as this machine's bounding set allows; \
+        read-only mounts; fs.protected_symlinks). The first component that stops each user is marked \
+        with '<-', followed by the reason and one command that lets them through, aimed at the entry \
+        that decided (the owner bits, the user's or group's ACL entry, the mask, or the --group's entry \
+        instead of other). Without --user or --group the user running hfshare is judged (root under \
+        sudo). The same check decides 'parent-not-traversable' in 'hfshare init' and 'hfshare audit'.
+
+        With -l, -m, -o, -n, -v or -x the output is instead exactly that of util-linux namei(1) with the \
+        same flags (columns, padding, symlink expansion, the 'NAME - ERROR' line, stderr and exit status), \
+        so it can stand in for it. --nosymlinks and --nolinks are both accepted for -n.
+
+        EXIT STATUS: 0 every asked user can reach every PATH (and, with --want, has those rights on it); \
+        1 some user cannot (a refused component or a missing one); 2 error (unknown user or group, bad \
+        arguments, or this process itself cannot look past a component, so the answer is not known: run \
+        as root). With the namei flags: 0 or 1 as namei(1) returns them.
+
+        EXAMPLES:
+          hfshare namei /shared/hf/hub --user alice      # what stops alice?
+          hfshare namei /shared/hf/hub --group hf-users --want write
+          hfshare namei --json --user alice ~/models | jq '.paths[].users[]'
+          hfshare namei -l /shared/hf/hub/models--gpt2   # the same as namei -l
         """
     )
 
