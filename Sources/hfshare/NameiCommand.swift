@@ -153,7 +153,7 @@ enum NameiCommandSupport {
                 throw UsageError("group '\(g)' does not exist on this machine (NSS); check the name")
             }
             let members = NSS.members(of: record)
-            if members.isEmpty { throw UsageError("group '\(record.name)' has no members; nobody to check") }
+            if members.isEmpty && names.isEmpty { throw UsageError("group '\(record.name)' has no members; nobody to check (pass --user NAME)") }
             members.forEach(add)
         }
         if names.isEmpty && groups.isEmpty {
