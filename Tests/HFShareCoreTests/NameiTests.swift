@@ -285,6 +285,52 @@ import Testing
         #expect(missing.status == 1 && missing.stdout.contains("nope - No such file or directory"))
     }
 
+    /// audit's parent-not-traversable and namei stop at the same ancestors: one access algorithm.
+    @Test func auditAndNameiAgreeOnAncestors() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let g = acc.group()
+        let member = acc.user(primary: g)
+        // outer: other ---; mid: the group's own entry lacks x although other has it; inner: an empty
+        // mask, so the kernel ignores the ACL and other's x lets members through.
+        let root = box.path("outer/mid/inner/cache")
+        let r = TestEnv.sh("""
+            set -e; cd '\(box.dir)'; mkdir -p outer/mid/inner/cache/.locks
+            chmod 750 outer; chmod 751 outer/mid; setfacl -m g:\(g.gid):r-- outer/mid
+            chmod 705 outer/mid/inner; setfacl -m g:\(g.gid):rwx,m::--- outer/mid/inner
+            chgrp \(g.gid) outer/mid/inner/cache outer/mid/inner/cache/.locks; chmod 2775 outer/mid/inner/cache outer/mid/inner/cache/.locks
+            """)
+        try #require(r.status == 0, "\(r.stderr)")
+        let audit = box.hfshare(["audit", root, "--group", g.name, "--format", "jsonl"])
+        let parents = audit.stdout.split(separator: "\n").compactMap { line -> String? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["kind"] as? String == "parent-not-traversable" else { return nil }
+            return o["path"] as? String
+        }
+        let namei = TestEnv.run([TestEnv.binary, "namei", "--json", "--group", g.name, root])
+        #expect(namei.status == 1)
+        let doc = try JSONSerialization.jsonObject(with: Data(namei.stdout.utf8)) as? [String: Any]
+        let steps = ((doc?["paths"] as? [[String: Any]])?.first?["steps"] as? [[String: Any]]) ?? []
+        let refused = steps.filter { (($0["users"] as? [String: Any])?[member.name] as? [String: Any])?["allowed"] as? Bool == false }.compactMap { $0["path"] as? String }
+        #expect(parents == [box.path("outer"), box.path("outer/mid")], "audit: \(audit.stdout)")
+        #expect(refused == parents, "namei refuses \(refused)")
+    }
+
+    /// A big --group gets one summary column instead of a column per member.
+    @Test func manyUsersGetOneColumn() throws {
+        let box = Sandbox()
+        defer { box.cleanup() }
+        TestEnv.sh("mkdir -p '\(box.path("d/e"))' && chmod 750 '\(box.path("d"))' && chgrp 4242 '\(box.path("d"))'")
+        let users = (0..<10).map { i in AskedUser(name: "u\(i)", credentials: Credentials(uid: 70000 + UInt32(i), gids: i < 3 ? [4242] : [70000])) }
+        let report = NameiReport(walk: PathWalk.walk(box.path("d/e")), query: NameiQuery(users: users))
+        #expect(!report.ok)
+        #expect(report.outcomes.filter(\.ok).count == 3)
+        let text = report.text()
+        #expect(text.contains("10 users"))
+        #expect(text.split(separator: "\n").contains { $0.contains(" d ") && $0.contains("7 refused") && $0.hasSuffix("<- 7 users") }, "\(text)")
+        #expect(report.blockers.count == 1 && report.blockers[0].users.count == 7)
+        #expect(report.blockers[0].fix == "chmod o+x \(box.path("d"))   (or, for these users only: setfacl -m \((3..<10).map { "u:u\($0):x" }.joined(separator: ",")) \(box.path("d")))")
+    }
+
     @Test func protectedSymlinksFollowTheKernelRule() {
         let sticky = FileStat(mode: 0o41777, uid: 0)
         let plain = FileStat(mode: 0o40777, uid: 0)
