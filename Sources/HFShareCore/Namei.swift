@@ -322,7 +322,7 @@ public struct PathWalk: Sendable {
         case symlink
         /// What the path names in the end.
         case final
-        /// Shown, but nothing needs it (a directory left through a symlink with an absolute target).
+        /// Nothing is needed of it (not looked up in, not the end); the start value of every step.
         case passed
     }
 
