@@ -311,6 +311,57 @@ public struct NameiQuery: Sendable {
     public init(users: [AskedUser]) { self.users = users }
 }
 
+extension NameiQuery {
+    /// `--want`: read, write, execute/search, or letters such as `rw`.
+    public static func parseWant(_ text: String) -> ACLPerms? {
+        switch text.lowercased() {
+        case "read": return .read
+        case "write": return .write
+        case "execute", "exec", "search": return .execute
+        case "reach", "": return []
+        default: break
+        }
+        var p: ACLPerms = []
+        for c in text {
+            switch c {
+            case "r": p.insert(.read)
+            case "w": p.insert(.write)
+            case "x": p.insert(.execute)
+            case "-": continue
+            default: return nil
+            }
+        }
+        return p
+    }
+
+    /// --user (name or uid) and --group members (primary and listed), in the order given, each once;
+    /// the invoking user when neither is given.
+    public static func resolveUsers(names: [String], groups: [String], invokingUID: UInt32) throws -> [AskedUser] {
+        var result: [AskedUser] = []
+        var seen = Set<UInt32>()
+        func add(_ u: UserRecord) { if seen.insert(u.uid).inserted { result.append(.of(u)) } }
+        for n in names {
+            guard let u = NSS.user(named: n) ?? UInt32(n).flatMap({ NSS.user(uid: $0) }) else {
+                throw UsageError("user '\(n)' does not exist on this machine (NSS); check the name")
+            }
+            add(u)
+        }
+        for g in groups {
+            guard let record = NSS.resolveGroup(g) else {
+                throw UsageError("group '\(g)' does not exist on this machine (NSS); check the name")
+            }
+            let members = NSS.members(of: record)
+            if members.isEmpty && names.isEmpty { throw UsageError("group '\(record.name)' has no members; nobody to check (pass --user NAME)") }
+            members.forEach(add)
+        }
+        if names.isEmpty && groups.isEmpty {
+            guard let me = NSS.user(uid: invokingUID) else { throw UsageError("uid \(invokingUID) has no passwd entry; pass --user NAME") }
+            add(me)
+        }
+        return result
+    }
+}
+
 /// The path walk as the kernel does it (fs/namei.c `link_path_walk`): every component is looked up
 /// in the current directory, which takes search (x) on it; `.` and `..` too; `..` is the physical
 /// parent; symlinks are followed where they are met (the last one too), at most 40.

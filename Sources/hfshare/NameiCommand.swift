@@ -86,7 +86,7 @@ struct Namei: ParsableCommand {
         if classicFlags != nil && (!user.isEmpty || !group.isEmpty || want != nil || json) {
             throw ValidationError("-l -m -o -n -v -x print util-linux namei output; --user, --group, --want and --json go with the hfshare view (drop the namei flags)")
         }
-        if let want, NameiCommandSupport.parseWant(want) == nil {
+        if let want, NameiQuery.parseWant(want) == nil {
             throw ValidationError("--want \(want): use read, write, execute, or letters r, w, x (e.g. rw)")
         }
     }
@@ -99,8 +99,8 @@ struct Namei: ParsableCommand {
             if result.status != 0 { throw ExitCode(result.status) }
             return
         }
-        var query = NameiQuery(users: try NameiCommandSupport.users(names: user, groups: group))
-        query.want = want.flatMap(NameiCommandSupport.parseWant) ?? []
+        var query = NameiQuery(users: try NameiQuery.resolveUsers(names: user, groups: group, invokingUID: getuid()))
+        query.want = want.flatMap(NameiQuery.parseWant) ?? []
         query.group = group.first.flatMap(NSS.resolveGroup)
         let reports = paths.map { NameiReport(walk: PathWalk.walk($0), query: query) }
         if json {
@@ -112,56 +112,6 @@ struct Namei: ParsableCommand {
         }
         if reports.contains(where: \.unknown) { throw ExitCode(2) }
         if !reports.allSatisfy(\.ok) { throw ExitCode(1) }
-    }
-}
-
-enum NameiCommandSupport {
-    static func parseWant(_ text: String) -> ACLPerms? {
-        switch text.lowercased() {
-        case "read": return .read
-        case "write": return .write
-        case "execute", "exec", "search": return .execute
-        case "reach", "": return []
-        default: break
-        }
-        var p: ACLPerms = []
-        for c in text {
-            switch c {
-            case "r": p.insert(.read)
-            case "w": p.insert(.write)
-            case "x": p.insert(.execute)
-            case "-": continue
-            default: return nil
-            }
-        }
-        return p
-    }
-
-    /// --user and --group members, in the order given, each once; the invoking user when neither.
-    static func users(names: [String], groups: [String]) throws -> [AskedUser] {
-        var result: [AskedUser] = []
-        var seen = Set<UInt32>()
-        func add(_ u: UserRecord) { if seen.insert(u.uid).inserted { result.append(.of(u)) } }
-        for n in names {
-            guard let u = NSS.user(named: n) ?? UInt32(n).flatMap({ NSS.user(uid: $0) }) else {
-                throw UsageError("user '\(n)' does not exist on this machine (NSS); check the name")
-            }
-            add(u)
-        }
-        for g in groups {
-            guard let record = NSS.resolveGroup(g) else {
-                throw UsageError("group '\(g)' does not exist on this machine (NSS); check the name")
-            }
-            let members = NSS.members(of: record)
-            if members.isEmpty && names.isEmpty { throw UsageError("group '\(record.name)' has no members; nobody to check (pass --user NAME)") }
-            members.forEach(add)
-        }
-        if names.isEmpty && groups.isEmpty {
-            let uid = getuid()
-            guard let me = NSS.user(uid: uid) else { throw UsageError("uid \(uid) has no passwd entry; pass --user NAME") }
-            add(me)
-        }
-        return result
     }
 }
 

@@ -283,6 +283,12 @@ import Testing
         #expect(root.status == 0 && root.stdout.hasSuffix("root can reach \(box.path("hf"))\n"), "\(root.stdout)")
         let missing = TestEnv.run([TestEnv.binary, "namei", "--user", "root", box.path("nope/x")])
         #expect(missing.status == 1 && missing.stdout.contains("nope - No such file or directory"))
+        // Run by a user, without --user: that user is judged. Asked about root, whom this process cannot
+        // follow past data/, the answer is not known: exit 2.
+        let mine = box.hfshare(as: primary, ["namei", box.path("hf")])
+        #expect(mine.status == 1 && mine.stdout.split(separator: "\n")[1].hasSuffix(primary.name), "\(mine.stdout)")
+        let notKnown = box.hfshare(as: primary, ["namei", "--user", "root", box.path("hf")])
+        #expect(notKnown.status == 2 && notKnown.stdout.contains("root: not known"), "\(notKnown.stdout)")
     }
 
     /// audit's parent-not-traversable and namei stop at the same ancestors: one access algorithm.
