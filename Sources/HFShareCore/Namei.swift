@@ -541,6 +541,8 @@ public struct NameiReport: Sendable {
 
     public struct Blocker: Sendable {
         public var step: Int
+        /// The stopping entry's physical path.
+        public var path: String
         public var users: [String]
         public var need: ACLPerms
         public var reason: String
@@ -553,8 +555,7 @@ public struct NameiReport: Sendable {
         public var fix: String? {
             guard let command else { return nil }
             guard !narrower.isEmpty else { return command }
-            let path = Shell.quote(command.split(separator: " ").last.map(String.init) ?? "")
-            return "\(command)   (or, for \(users.count == 1 ? "this user" : "these users") only: setfacl -m \(narrower.joined(separator: ",")) \(path))"
+            return "\(command)   (or, for \(users.count == 1 ? "this user" : "these users") only: setfacl -m \(narrower.joined(separator: ",")) \(Shell.quote(path)))"
         }
     }
 
@@ -609,7 +610,7 @@ public struct NameiReport: Sendable {
                 if let n = fix?.narrower { blockers[b].narrower.append(n) }
             } else {
                 byKey[key] = blockers.count
-                blockers.append(Blocker(step: i, users: [outcome.user.name], need: v.need, reason: reason,
+                blockers.append(Blocker(step: i, path: step.path, users: [outcome.user.name], need: v.need, reason: reason,
                                         command: fix?.command, narrower: fix?.narrower.map { [$0] } ?? []))
             }
         }

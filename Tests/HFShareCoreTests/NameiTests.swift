@@ -228,7 +228,7 @@ import Testing
         let named = acc.user()
         let cases: [(name: String, script: String, user: TempAccounts.User, group: String?, expectFix: String)] = [
             ("other-group", "chmod 750 D", member, g.name, "setfacl -m g:\(g.name):x"),
-            ("other-user", "chmod 750 D", named, nil, "chmod o+x"),
+            ("other user's", "chmod 750 D", named, nil, "chmod o+x"),   // a name the shell must quote
             ("mask", "chmod 750 D; setfacl -m g:\(g.gid):rwx D; setfacl -m m::r-- D", member, g.name, "setfacl -m m::rx"),
             ("owner", "chmod 070 D", owner, nil, "chmod u+x"),
             ("owning-group", "chmod 740 D", primaryMember, nil, "chmod g+x"),
@@ -238,7 +238,8 @@ import Testing
         for c in cases {
             let d = box.path(c.name)
             let file = d + "/f"
-            let setup = TestEnv.sh("set -e; mkdir '\(d)'; echo x > '\(file)'; chmod 644 '\(file)'; chown \(owner.uid):\(other.gid) '\(d)'; cd '\(box.dir)'; " + c.script.replacingOccurrences(of: "D", with: c.name))
+            let (qd, qf) = (Shell.quote(d), Shell.quote(file))
+            let setup = TestEnv.sh("set -e; mkdir \(qd); echo x > \(qf); chmod 644 \(qf); chown \(owner.uid):\(other.gid) \(qd); cd '\(box.dir)'; " + c.script.replacingOccurrences(of: "D", with: Shell.quote(c.name)))
             try #require(setup.status == 0, "\(c.name): \(setup.stderr)")
             var args = [TestEnv.binary, "namei", "--json", "--user", c.user.name, file]
             if let group = c.group { args += ["--group", group] }
