@@ -44,7 +44,7 @@ import Testing
         ln -s nowhere/x dangling
         ln -s '\(b)/d//sub/' slashy
         ln -s /proc/1/cwd proccwd
-        ln -s /dev/shm shm; ln -s /dev/null null
+        ln -s /dev/shm shm; ln -s /dev/null null; ln -s closed/inner lclosed; echo x > 'h\u{e9}llo'; ln -s 'h\u{e9}llo' hl
         i=0; while [ $i -lt 21 ]; do ln -s l$((i+1)) l$i; i=$((i+1)); done; echo x > l21
         chmod 700 closed; chmod 711 noread; chmod 1777 sticky; chmod 2775 sgid
         chown \(u.uid):\(longGroup.gid) sgid sgid/f
@@ -88,6 +88,10 @@ import Testing
         // The root user's view of /proc/1/cwd is a readable link; for others it is namei's fatal error.
         let fatal = Self.compare(["-l", "proccwd", "d/file"], in: b, as: u)
         #expect(fatal.status == 1 && fatal.stderr.contains("failed to read symlink"))
+        // -x stats DIR/.. after a symlink; in a directory the user cannot search that is namei's fatal error.
+        let dotdot = Self.compare(["-x", "lclosed", "d/file"], in: b, as: u)
+        #expect(dotdot.status == 1 && dotdot.stderr.contains("stat of closed/.. failed"), "\(dotdot.stderr)")
+        _ = Self.compare(["-lx", "lclosed", "hl", "h\u{e9}llo"], in: b)
         let loop = Self.compare(["-l", "loop1"], in: b)
         #expect(loop.stderr == "namei: loop1: exceeded limit of symlinks\n")
         let ok = Self.compare(["-l", "d/file", "\(b)/mnt/inner"], in: b)
