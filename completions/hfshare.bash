@@ -173,13 +173,13 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|help)
+    init|audit|repair|namei|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair namei help' -- "${cur}"))
         ;;
     esac
 }
@@ -281,6 +281,37 @@ _hfshare_repair() {
     case "${positional_number}" in
     *)
         __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_namei() {
+    repeating_flags=()
+    non_repeating_flags=(--json --long -l --modes -m --owners -o -n --nosymlinks --nolinks --vertical -v -x --mountpoints --version -h --help)
+    repeating_options=(--user --group)
+    non_repeating_options=(--want)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--user')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion namei -- --user "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion namei -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    '--want')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -f
         return
         ;;
     esac

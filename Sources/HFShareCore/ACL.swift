@@ -255,7 +255,8 @@ public enum ACLStore {
 
     /// Whether the filesystem under `fd` answers ACL reads at all (a read-only first guess).
     public static func filesystemAnswers(_ fd: FD) -> Bool {
-        let r = fgetxattr(fd.raw, xattrName(.access), nil, 0)
+        var r = fgetxattr(fd.raw, xattrName(.access), nil, 0)
+        if r < 0 && errno == EBADF { r = getxattr(fd.procPath, xattrName(.access), nil, 0) } // O_PATH
         return !(r < 0 && (errno == EOPNOTSUPP || errno == ENOTSUP))
     }
 

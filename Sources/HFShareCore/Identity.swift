@@ -89,6 +89,20 @@ public enum NSS {
         }
     }
 
+    /// Every user of a group: those whose primary gid it is (a walk of the passwd database) and those
+    /// its member list names, sorted by uid. NSS backends that refuse enumeration (some LDAP/SSSD
+    /// setups) contribute only the member list.
+    public static func members(of group: GroupRecord) -> [UserRecord] {
+        var byUID: [UInt32: UserRecord] = [:]
+        setpwent()
+        while let pw = getpwent() {
+            if pw.pointee.pw_gid == group.gid { byUID[pw.pointee.pw_uid] = user(pw.pointee) }
+        }
+        endpwent()
+        for name in group.members { if let u = user(named: name) { byUID[u.uid] = u } }
+        return byUID.values.sorted { $0.uid < $1.uid }
+    }
+
     /// Group by name, or by number when the argument is numeric.
     public static func resolveGroup(_ nameOrGid: String) -> GroupRecord? {
         if let g = group(named: nameOrGid) { return g }

@@ -230,6 +230,12 @@ public final class FD: @unchecked Sendable {
 
     public var filesystemMagic: Int { hf_fstatfs_type(raw) }
 
+    /// The mount (or the whole filesystem) is read-only: nobody may write files or directories on it.
+    public var isOnReadOnlyMount: Bool {
+        var v = statvfs()
+        return fstatvfs(raw, &v) == 0 && v.f_flag & UInt(ST_RDONLY) != 0
+    }
+
     public static func open(_ path: String, flags: Int32, mode: mode_t = 0) throws -> FD {
         let fd = Glibc.open(path, flags | HF_O_CLOEXEC, mode)
         guard fd >= 0 else { throw SystemError("open", path) }
