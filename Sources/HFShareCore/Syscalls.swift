@@ -87,9 +87,13 @@ public final class FD: @unchecked Sendable {
     /// Path for messages only; never used to reach the file again.
     public let path: String
 
-    public init(raw: Int32, path: String) {
+    /// Opened with O_PATH: fchmod/fsetxattr refuse it (EBADF), so those go through /proc/self/fd.
+    public let isPathOnly: Bool
+
+    public init(raw: Int32, path: String, pathOnly: Bool = false) {
         self.raw = raw
         self.path = path
+        self.isPathOnly = pathOnly
     }
 
     deinit { Glibc.close(raw) }
@@ -107,7 +111,7 @@ public final class FD: @unchecked Sendable {
         }
         let fd = hf_open(raw, name, flags, UInt32(mode))
         guard fd >= 0 else { throw SystemError("open", childPath) }
-        return FD(raw: fd, path: childPath)
+        return FD(raw: fd, path: childPath, pathOnly: flags & HF_O_PATH != 0)
     }
 
     public func openDirectory(_ name: String, noatime: Bool = false) throws -> FD {
@@ -182,8 +186,8 @@ public final class FD: @unchecked Sendable {
 
     /// chmod that also works on O_PATH descriptors.
     public func chmod(_ mode: UInt32) throws {
-        if Glibc.fchmod(raw, mode_t(mode)) == 0 { return }
-        guard Glibc.errno == EBADF, hf_fchmod_path_fd(raw, mode) == 0 else { throw SystemError("chmod", path) }
+        if !isPathOnly && Glibc.fchmod(raw, mode_t(mode)) == 0 { return }
+        guard isPathOnly || Glibc.errno == EBADF, hf_fchmod_path_fd(raw, mode) == 0 else { throw SystemError("chmod", path) }
     }
 
     /// `flock(LOCK_EX|LOCK_NB)`: true if we got it (and released it again), false if somebody holds it.
