@@ -22,12 +22,16 @@ public struct InitReport: Sendable {
     public var plan: [String] = []
     public var aclSupported = true
     public var scan: ScanSummary?
-    public var events: [Event] = []
+    /// What init changed (or would), and what it could not or must not fix: counts per kind plus the
+    /// first paths of each, so adopting a tree of millions of entries keeps memory flat.
+    public var changed = EventDigest(limit: 10)
+    public var unfixed = EventDigest(limit: 20)
+    /// Something left that repair could fix, or a change that failed: init exits 1.
+    public var needsAttention = false
     public var profile: String = ""
 
     /// Changes made to the tree and the files init owns; 0 on a second run.
     public var changes: Int { plan.count + (scan.map { $0.count(.fixed) + $0.extraChanges } ?? 0) }
-    public var unfixed: [Event] { events.filter { $0.outcome == .left || $0.outcome == .failed } }
 }
 
 /// `hfshare init`: creates or adopts ROOT and brings it to the policy with the same engine repair uses.
@@ -127,10 +131,20 @@ public enum Initializer {
         if exists || !o.dryRun {
             var scanOptions = ScanOptions(root: rootPath, policy: policy, rootIsMember: o.rootIsMember)
             scanOptions.fix = FixMode(dryRun: o.dryRun, breakOutsideLinks: false, addNamedGroupToDirectories: true)
-            var events: [Event] = []
-            let scanner = Scanner(scanOptions) { e in events.append(e); sink?(e) }
+            let changed = report.changed, unfixed = report.unfixed
+            var needsAttention = false
+            let scanner = Scanner(scanOptions) { e in
+                switch e.outcome {
+                case .fixed, .wouldFix: changed.add(e)
+                case .left, .failed:
+                    unfixed.add(e)
+                    if e.outcome == .failed || e.finding.fixable { needsAttention = true }
+                case .found: break
+                }
+                sink?(e)
+            }
             report.scan = try scanner.run()
-            report.events = events
+            report.needsAttention = needsAttention
         }
 
         // The files init owns.

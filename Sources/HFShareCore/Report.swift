@@ -79,7 +79,7 @@ public enum Report {
 /// per kind a count, the outcomes, and the `limit` first paths in path order (all with limit nil,
 /// i.e. `--all`). A tree where every entry is a finding (owners without passwd entries) then costs
 /// no more memory than a clean one.
-public final class EventDigest {
+public final class EventDigest: @unchecked Sendable {
     public struct PerKind {
         public var count = 0
         public var outcomes: [Outcome: Int] = [:]
@@ -93,6 +93,8 @@ public final class EventDigest {
     public init(limit: Int?) { self.limit = limit }
 
     public var isEmpty: Bool { kinds.isEmpty }
+    /// Events added, all kinds.
+    public var count: Int { kinds.values.reduce(0) { $0 + $1.count } }
 
     public func add(_ e: Event) {
         var k = kinds[e.finding.kind] ?? PerKind()

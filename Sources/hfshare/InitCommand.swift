@@ -84,16 +84,15 @@ struct Init: ParsableCommand {
             say("note: \(report.root) has no POSIX ACLs (tried); policy is setgid + group mode bits, and the profile sets umask 002 for members\n")
         }
         if let scan = report.scan {
-            let changed = report.events.filter { $0.outcome == .fixed || $0.outcome == .wouldFix }
-            if !changed.isEmpty {
-                say(Report.text(changed, summary: scan, limit: quiet ? 0 : 10, verb: "repair"))
+            if !report.changed.isEmpty && !quiet {
+                say(Report.text(report.changed, verb: "repair"))
             }
             if scan.extraChanges > 0 { say("\(prefix)add group:\(group):rwx to \(scan.extraChanges) directories' access ACL\n") }
         }
         let unfixed = report.unfixed
-        if !unfixed.isEmpty, let scan = report.scan {
+        if !unfixed.isEmpty {
             Output.out("\(report.root): \(unfixed.count) finding(s) init could not or must not fix:\n")
-            Output.out(Report.text(unfixed, summary: scan, limit: 20))
+            Output.out(Report.text(unfixed))
         }
         if report.changes == 0 && !dryRun {
             say("\(report.root): already set up for group \(group); nothing changed\n")
@@ -102,7 +101,7 @@ struct Init: ParsableCommand {
         } else {
             say("\(report.root): ready for group \(group) (\(report.scan?.entries ?? 0) entries checked)\n")
         }
-        if report.unfixed.contains(where: { $0.outcome == .failed || $0.finding.fixable }) {
+        if report.needsAttention {
             throw ExitCode(1)
         }
     }
