@@ -97,10 +97,14 @@ public final class EventDigest: @unchecked Sendable {
     public var count: Int { kinds.values.reduce(0) { $0 + $1.count } }
 
     public func add(_ e: Event) {
-        var k = kinds[e.finding.kind] ?? PerKind()
+        // In place (inout through the dictionary's default subscript): copying PerKind out and back
+        // would copy its samples array on every event.
+        Self.add(e, to: &kinds[e.finding.kind, default: PerKind()], limit: limit ?? Int.max)
+    }
+
+    private static func add(_ e: Event, to k: inout PerKind, limit: Int) {
         k.count += 1
         k.outcomes[e.outcome, default: 0] += 1
-        let limit = self.limit ?? Int.max
         if k.samples.count < limit || (limit > 0 && e.finding.path < k.samples[k.samples.count - 1].finding.path) {
             var lo = 0, hi = k.samples.count
             while lo < hi {
@@ -110,6 +114,5 @@ public final class EventDigest: @unchecked Sendable {
             if limit > 0 { k.samples.insert(e, at: lo) }
             if k.samples.count > limit { k.samples.removeLast() }
         }
-        kinds[e.finding.kind] = k
     }
 }

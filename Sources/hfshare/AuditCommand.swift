@@ -92,8 +92,9 @@ struct Audit: ParsableCommand {
         for target in targets {
             let digest = EventDigest(limit: scan.all ? nil : 10)
             let start = Posix.now()
-            let scanner = Scanner(target, progress: scan.format == .text && !scan.quiet ? Output.progress(start: start) : nil) { e in
-                if scan.format == .jsonl { Output.out(Report.jsonLine(e, root: target.root) + "\n") } else if scan.format == .text { digest.add(e) }
+            let format = scan.format // read once: the property wrapper's getter is not free per event
+            let scanner = Scanner(target, progress: format == .text && !scan.quiet ? Output.progress(start: start) : nil) { e in
+                if format == .jsonl { Output.out(Report.jsonLine(e, root: target.root) + "\n") } else if format == .text { digest.add(e) }
             }
             let summary: ScanSummary
             do { summary = try scanner.run() } catch let e as SystemError {
@@ -153,13 +154,14 @@ struct Repair: ParsableCommand {
             // Changes are printed as they happen (one line each); what is left is summed up at the end.
             let left = EventDigest(limit: scan.all ? nil : 10)
             let failures = EventDigest(limit: scan.all ? nil : 10)
+            let format = scan.format, quiet = scan.quiet
             let scanner = Scanner(target) { e in
-                switch scan.format {
+                switch format {
                 case .jsonl: Output.out(Report.jsonLine(e, root: target.root) + "\n")
                 case .text:
                     if e.outcome == .left { left.add(e); return }
                     if e.outcome == .failed { failures.add(e) }
-                    if !scan.quiet || e.outcome == .failed {
+                    if !quiet || e.outcome == .failed {
                         Output.out("\(e.outcome.rawValue) \(e.finding.kind.rawValue) \(e.finding.path)\(e.error.map { ": \($0)" } ?? "")\n")
                     }
                 case .prometheus: break
