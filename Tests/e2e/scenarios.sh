@@ -8,7 +8,8 @@
 # Users: A primary group G, umask 022; B supplementary member, umask 002; C supplementary member,
 # umask 077; D not in G, umask 022. Scenarios (8 runs right after 4; 5, 6b and 7 use caches of their own):
 #   1  A downloads a model; B and C load it offline (HF_HUB_OFFLINE=1) and check every sha256
-#   2  A and B download the same 16 MiB file at the same moment (throttled): one transfer, good bytes
+#   2  B downloads a 16 MiB file (throttled), A asks for it mid-transfer: one transfer, both good bytes,
+#      and audit does not call the lock B holds stale
 #   3  B downloads a 2nd revision of A's repo (no weights), A completes B's snapshot, C a dataset
 #   4  C deletes the revision A downloaded with `hf cache rm`; the files must really be gone
 #   5  A is SIGKILLed mid-transfer; B downloads the same file (no hang); audit reports what A left
@@ -119,7 +120,7 @@ hub() { /usr/bin/python3 "$here/fakehub.py" --control "$url" "$@" >/dev/null; }
 
 # ---- reporting ---------------------------------------------------------------------------------
 declare -A nfail=() nchecks=()
-titles=([1]="A downloads; B, C load offline" [2]="A+B same file at once" [3]="B 2nd rev, C dataset, A adds to B's snapshot"
+titles=([1]="A downloads; B, C load offline" [2]="A+B same file at the same time" [3]="B 2nd rev, C dataset, A adds to B's snapshot"
     [4]="C deletes A's revision (hf cache rm)" [5]="SIGKILL mid-download; B; audit; repair"
     [6]="outsider refused as the policy says" [7]="broken tree: fails before repair, passes after"
     [8]="audit clean after 1-4")
@@ -246,18 +247,22 @@ check "B (umask 002) loads it offline, every sha256 matches" offline "$UB" verif
 check "C (umask 077) loads it offline, every sha256 matches" offline "$UC" verify "$M" "$model" main
 
 # ---- 2 -------------------------------------------------------------------------------------------
+# B starts, A starts as soon as B holds the file's lock, i.e. mid-transfer. Not both at the very same
+# instant: then on a naive cache the result is a coin toss (if A, whose primary group is G, happens to
+# create the lock dir, the lock and the blob first, B never needs to write and both succeed).
 sc=2
 file=weights-a.safetensors
+lock=$root/hub/.locks/models--${big//\//--}/$(info "$big" main "$file" blob).lock
 hub log-reset
-hub fault "$file" --rate $((3 * 1024 * 1024)) # 16 MiB in 5.3 s: the second client arrives mid-transfer
-EXEC=1 client "$UA" fetch "$M" "$big" main "$file" >"$T/2a.out" 2>&1 &
-pa=$! bg_pids+=($!)
+hub fault "$file" --rate $((3 * 1024 * 1024)) # 16 MiB in 5.3 s
 EXEC=1 client "$UB" fetch "$M" "$big" main "$file" >"$T/2b.out" 2>&1 &
 pb=$! bg_pids+=($!)
-lock=$root/hub/.locks/models--${big//\//--}/$(info "$big" main "$file" blob).lock
+for _ in $(seq 150); do [[ -e $lock ]] && break; kill -0 "$pb" 2>/dev/null || break; sleep 0.1; done
+EXEC=1 client "$UA" fetch "$M" "$big" main "$file" >"$T/2a.out" 2>&1 &
+pa=$! bg_pids+=($!)
 held_lock_not_stale() { # SPEC: a held lock, however old, is never a finding
     local out
-    for _ in $(seq 100); do [[ -e $lock ]] && break; sleep 0.1; done
+    [[ -e $lock ]] || { echo "no $lock: B never took the lock"; return 1; }
     sleep 1.2 # older than --stale-age 1s
     out=$(audit "$root" --stale-age 1s --format jsonl) || true
     /usr/bin/python3 -c 'import fcntl, os, sys
@@ -274,11 +279,11 @@ except BlockingIOError:
 }
 check "audit --stale-age 1s during the transfer does not call the held lock stale" held_lock_not_stale
 ra=0 rb=0
-wait "$pa" || ra=$?
 wait "$pb" || rb=$?
+wait "$pa" || ra=$?
 hub fault "$file"
-report "$((ra == 0))" "A downloads $big/$file (16 MiB, throttled), sha256 ok" "$(cat "$T/2a.out")"
-report "$((rb == 0))" "B downloads the same file at the same moment, sha256 ok" "$(cat "$T/2b.out")"
+report "$((rb == 0))" "B downloads $big/$file (16 MiB, throttled), sha256 ok" "$(cat "$T/2b.out")"
+report "$((ra == 0))" "A downloads the same file while B's transfer runs, sha256 ok" "$(cat "$T/2a.out")"
 /usr/bin/python3 "$here/fakehub.py" --control "$url" log >"$T/2.log"
 check "the hub sent the file once, while both clients were asking for it" \
     /usr/bin/python3 "$T/client.py" once "$T/2.log" "$M" "$big" main "$file" 2
