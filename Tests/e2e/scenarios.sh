@@ -254,7 +254,7 @@ sc=2
 file=weights-a.safetensors
 lock=$root/hub/.locks/models--${big//\//--}/$(info "$big" main "$file" blob).lock
 hub log-reset
-hub fault "$file" --rate $((3 * 1024 * 1024)) # 16 MiB in 5.3 s
+hub fault "$file" --rate $((2 * 1024 * 1024)) # 16 MiB in 8 s: room for A to start up under load
 EXEC=1 client "$UB" fetch "$M" "$big" main "$file" >"$T/2b.out" 2>&1 &
 pb=$! bg_pids+=($!)
 for _ in $(seq 150); do [[ -e $lock ]] && break; kill -0 "$pb" 2>/dev/null || break; sleep 0.1; done
