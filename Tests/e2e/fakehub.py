@@ -25,12 +25,14 @@ Faults (LFS bodies only): --slow-lfs-bytes-per-sec N, --truncate-lfs (no respons
 bytes past the middle of the file: the connection is closed there, so every download fails).
 
 Control at runtime (on the hub port; what the scenario runner uses):
-  POST /_fakehub/faults  {"file": F, "rate": N, "truncate": bool}   F = an LFS file's sha256, its path in
-                         any repo, or "*"; rate 0 and truncate false removes the fault. Per-file faults
-                         win over "*", which wins over the command-line options.
+  POST /_fakehub/faults  {"file": F, "rate": N, "truncate": bool, "stall_at": B}   F = an LFS file's
+                         sha256, its path in any repo, or "*". rate: bytes/s; truncate: as --truncate-lfs;
+                         stall_at: after B bytes of the body, send nothing more until the fault is
+                         changed (or 300 s). All three off removes the fault. Per-file faults win over
+                         "*", which wins over the command-line options.
   GET  /_fakehub/log     JSON list of every request served: method, path, status, start, end (epoch s),
                          bytes (body bytes written). POST /_fakehub/log/reset empties it.
-  fakehub.py --control URL fault F [--rate N] [--truncate]     the same from the command line
+  fakehub.py --control URL fault F [--rate N] [--truncate] [--stall-at B]   the same from the command line
   fakehub.py --control URL log | log-reset                     (prints the answer's JSON)
 """
 
@@ -234,10 +236,11 @@ class Handler(BaseHTTPRequestHandler):
                  if f.lfs and f.path == key})
             if not keys:
                 return self.error(404, "NotFound", "no LFS file " + key)
-            fault = {"rate": int(req.get("rate") or 0), "truncate": bool(req.get("truncate"))}
+            fault = {"rate": int(req.get("rate") or 0), "truncate": bool(req.get("truncate")),
+                     "stall_at": int(req.get("stall_at") or 0)}
             with hub.lock:
                 for k in keys:
-                    if fault["rate"] or fault["truncate"]:
+                    if fault["rate"] or fault["truncate"] or fault["stall_at"]:
                         hub.faults[k] = fault
                     else:
                         hub.faults.pop(k, None)
@@ -279,9 +282,15 @@ class Handler(BaseHTTPRequestHandler):
             fault = self.hub.faults.get(sha256) or self.hub.faults.get("*")
         if fault is None:
             fault = {"rate": self.hub.slow_lfs, "truncate": self.hub.truncate_lfs}
-        self.send_body(data, [("ETag", f'"{sha256}"'), ("Accept-Ranges", "bytes")], lfs=True, fault=fault)
+        self.send_body(data, [("ETag", f'"{sha256}"'), ("Accept-Ranges", "bytes")], lfs=True, fault=fault,
+                       key=sha256)
 
-    def send_body(self, data, headers, lfs, fault=None):
+    def stalled(self, key):
+        with self.hub.lock:
+            fault = self.hub.faults.get(key) or self.hub.faults.get("*") or {}
+        return bool(fault.get("stall_at"))
+
+    def send_body(self, data, headers, lfs, fault=None, key=None):
         start, end = 0, len(data)  # [start, end)
         status = 200
         rng = self.headers.get("Range", "")
@@ -308,10 +317,17 @@ class Handler(BaseHTTPRequestHandler):
         if fault["truncate"]:
             stop = min(end, max(start, len(data) // 2))
         rate = fault["rate"]
+        stall_at = fault.get("stall_at") or None
         chunk = min(64 * 1024, rate) if rate else 1024 * 1024
         pos = start
         while pos < stop:
-            n = min(chunk, stop - pos)
+            if stall_at is not None and pos >= stall_at:
+                self.wfile.flush()
+                deadline = time.time() + 300
+                while time.time() < deadline and self.stalled(key):
+                    time.sleep(0.1)
+                stall_at = None
+            n = min(chunk, stop - pos, (stall_at - pos) if stall_at is not None else stop)
             self.wfile.write(data[pos:pos + n])
             pos += n
             self.rec["bytes"] = pos - start
@@ -377,6 +393,8 @@ def main():
     ap.add_argument("action", nargs="*", help="with --control: fault FILE | log | log-reset")
     ap.add_argument("--rate", type=int, default=0, help="with --control URL fault: bytes per second")
     ap.add_argument("--truncate", action="store_true", help="with --control URL fault: cut the body halfway")
+    ap.add_argument("--stall-at", type=int, default=0, metavar="B",
+                    help="with --control URL fault: stop sending after B bytes until the fault changes")
     args = ap.parse_args()
     if args.control:
         return control(args)
@@ -417,7 +435,8 @@ def control(args):
 
     act = args.action
     if act[:1] == ["fault"] and len(act) == 2:
-        body = json.dumps({"file": act[1], "rate": args.rate, "truncate": args.truncate}).encode()
+        body = json.dumps({"file": act[1], "rate": args.rate, "truncate": args.truncate,
+                           "stall_at": args.stall_at}).encode()
         req = Request(args.control + "/_fakehub/faults", data=body, method="POST")
     elif act == ["log"]:
         req = Request(args.control + "/_fakehub/log")

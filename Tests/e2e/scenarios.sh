@@ -326,8 +326,9 @@ file=weights-b.safetensors
 sha=$(info "$big" main "$file" blob)
 blobs=$(repo_dir model "$big")/blobs lock=$root/hub/.locks/models--${big//\//--}/$sha.lock
 check "$setup setup of a fresh cache" make_cache "$root"
-# 3 MiB/s: the client writes in 10 MiB chunks, so a partial file shows after ~3.3 s, the end after ~5.3 s
-hub fault "$file" --rate $((3 * 1024 * 1024))
+# the hub stops sending after 11 MiB until the fault is lifted; the client writes in 10 MiB chunks, so
+# A then sits mid-transfer with a 10 MiB .incomplete: no race between the kill and the end of the download
+hub fault "$file" --stall-at $((11 * 1024 * 1024))
 TMO=0 EXEC=1 client "$UA" fetch "$M" "$big" main "$file" >"$T/5a.out" 2>&1 & # $! is the python process
 pa=$! bg_pids+=($!)
 partial=
