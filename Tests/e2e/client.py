@@ -18,9 +18,11 @@ Prints nothing and exits 0 on success; prints one line of reason and exits 1 on 
                                                 one "KIND path" line each: unreadable (file),
                                                 unsearchable (dir r-x), unwritable (dir w), lock-unwritable;
                                                 DIR/.hfshare (hfshare's own state) is skipped
-  client.py once LOG MANIFEST REPO REV PATH N   (stdlib only) fakehub's request log LOG (JSON) shows the
-                                                LFS body of PATH sent once, completely, while N clients
-                                                had asked for PATH (their resolve requests came first)
+  client.py once LOG MANIFEST REPO REV PATH USER...
+                                                (stdlib only) fakehub's request log LOG (JSON) shows the
+                                                LFS body of PATH sent once, completely, and a resolve
+                                                request for PATH from every USER (the origin/ part of the
+                                                User-Agent, HF_HUB_USER_AGENT_ORIGIN) before it ended
 """
 
 import hashlib
@@ -137,23 +139,31 @@ def access(top):
                 line("lock-unwritable", p)
 
 
-def once(log, manifest, repo, rev, path, n):
+def once(log, manifest, repo, rev, path, *users):
+    """The body of PATH went out once, complete, and every USER (HF_HUB_USER_AGENT_ORIGIN) had asked
+    for PATH before it ended."""
     repo_type, info = load(manifest, repo, rev)
     sha, size = info["files"][path]["sha256"], info["files"][path]["size"]
     with open(log) as f:
         reqs = json.load(f)
+
+    def origin(r):
+        return next((p[len("origin/"):] for p in r.get("agent", "").split("; ") if p.startswith("origin/")), "?")
+
     bodies = [r for r in reqs if r["path"] == "/cdn/" + sha and r["method"] == "GET"]
     prefix = "/datasets/" if repo_type == "dataset" else "/"
     asks = [r for r in reqs if r["path"].startswith(prefix + repo + "/resolve/") and r["path"].endswith("/" + path)]
     sent = sum(r["bytes"] for r in bodies)
     if len(bodies) != 1 or sent != size:
-        raise SystemExit(f"{path}: {len(bodies)} body transfer(s), {sent} bytes in all, not 1 of {size} bytes")
-    early = [r for r in asks if r["start"] < bodies[0]["end"]]
-    if len(early) < int(n):
-        raise SystemExit(f"{path}: only {len(early)} resolve request(s) before the transfer ended "
-                         f"({bodies[0]['end'] - bodies[0]['start']:.1f}s): the clients did not overlap")
-    print(f"{path}: 1 transfer of {size} bytes in {bodies[0]['end'] - bodies[0]['start']:.1f}s, "
-          f"{len(early)} resolve requests during it")
+        raise SystemExit(f"{path}: {len(bodies)} body transfer(s) (to {', '.join(map(origin, bodies)) or 'nobody'}),"
+                         f" {sent} bytes in all, not 1 of {size} bytes")
+    body = bodies[0]
+    early = {origin(r) for r in asks if r["start"] < body["end"]}
+    late = [u for u in users if u not in early]
+    if late:
+        raise SystemExit(f"{path}: {', '.join(late)} asked only after the transfer ended: the clients did not overlap")
+    print(f"{path}: one transfer of {size} bytes in {body['end'] - body['start']:.1f}s, to {origin(body)};"
+          f" asked meanwhile by {', '.join(sorted(early))}")
 
 
 def main(argv):

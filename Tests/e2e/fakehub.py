@@ -31,7 +31,8 @@ Control at runtime (on the hub port; what the scenario runner uses):
                          changed (or 300 s). All three off removes the fault. Per-file faults win over
                          "*", which wins over the command-line options.
   GET  /_fakehub/log     JSON list of every request served: method, path, status, start, end (epoch s),
-                         bytes (body bytes written). POST /_fakehub/log/reset empties it.
+                         bytes (body bytes written), agent (User-Agent). POST /_fakehub/log/reset
+                         empties it.
   fakehub.py --control URL fault F [--rate N] [--truncate] [--stall-at B]   the same from the command line
   fakehub.py --control URL log | log-reset                     (prints the answer's JSON)
 """
@@ -197,7 +198,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         self.query = parse_qs(url.query)
-        self.rec = {"method": self.command, "path": url.path, "status": None, "start": time.time(), "bytes": 0}
+        self.rec = {"method": self.command, "path": url.path, "status": None, "start": time.time(), "bytes": 0,
+                    "agent": self.headers.get("User-Agent", "")}
         try:
             if parts[0] == "_fakehub":
                 return self.control(parts[1:])

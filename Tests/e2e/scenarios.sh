@@ -8,8 +8,8 @@
 # Users: A primary group G, umask 022; B supplementary member, umask 002; C supplementary member,
 # umask 077; D not in G, umask 022. Scenarios (8 runs right after 4; 5, 6b and 7 use caches of their own):
 #   1  A downloads a model; B and C load it offline (HF_HUB_OFFLINE=1) and check every sha256
-#   2  B downloads a 16 MiB file (throttled), A asks for it mid-transfer: one transfer, both good bytes,
-#      and audit does not call the lock B holds stale
+#   2  B downloads a 16 MiB file, A asks for it mid-transfer (the hub holds the transfer until A asked):
+#      one transfer, both good bytes, and audit does not call the lock B holds stale
 #   3  B downloads a 2nd revision of A's repo (no weights), A completes B's snapshot, C a dataset
 #   4  C deletes the revision A downloaded with `hf cache rm`; the files must really be gone
 #   5  A is SIGKILLed mid-transfer; B downloads the same file (no hang); audit reports what A left
@@ -171,6 +171,7 @@ as() { # as USER CMD...: CMD as USER, with the client environment for $root, und
         env HF_HUB_CACHE="$root/hub" HF_DATASETS_CACHE="$root/datasets" HF_XET_CACHE="$root/xet" \
         HF_ASSETS_CACHE="$root/assets" HF_TOKEN_PATH="$home/.cache/huggingface/token" HF_ENDPOINT="$url" \
         HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1 HOME="$home" \
+        HF_HUB_USER_AGENT_ORIGIN="$user" \
         PATH=/usr/bin:/bin sh -c 'umask "$0" && exec "$@"' "${umask_of[$user]}" "$@"
 }
 client() { local user=$1; shift; as "$user" "$py" "$T/client.py" "$@"; }
@@ -247,19 +248,27 @@ check "B (umask 002) loads it offline, every sha256 matches" offline "$UB" verif
 check "C (umask 077) loads it offline, every sha256 matches" offline "$UC" verify "$M" "$model" main
 
 # ---- 2 -------------------------------------------------------------------------------------------
-# B starts, A starts as soon as B holds the file's lock, i.e. mid-transfer. Not both at the very same
-# instant: then on a naive cache the result is a coin toss (if A, whose primary group is G, happens to
-# create the lock dir, the lock and the blob first, B never needs to write and both succeed).
+# B starts; the hub stops B's transfer at 8 MiB; A starts as soon as B holds the file's lock; the hub goes
+# on only once A has asked for the file (fakehub logs each user's HF_HUB_USER_AGENT_ORIGIN). So the two
+# downloads overlap by construction, whatever the load. (A and B launched at the very same instant would
+# make the naive result a coin toss: if A, whose primary group is G, happens to create the lock dir, the
+# lock and the blob first, B never needs to write and both succeed.)
 sc=2
 file=weights-a.safetensors
 lock=$root/hub/.locks/models--${big//\//--}/$(info "$big" main "$file" blob).lock
+asked() { # asked USER: the hub's log has a request of USER for $file
+    /usr/bin/python3 "$here/fakehub.py" --control "$url" log | /usr/bin/python3 -c 'import json, sys
+sys.exit(not any(r["path"].endswith("/" + sys.argv[1]) and "origin/" + sys.argv[2] in r.get("agent", "")
+                 for r in json.load(sys.stdin)))' "$file" "$1"
+}
 hub log-reset
-hub fault "$file" --rate $((2 * 1024 * 1024)) # 16 MiB in 8 s: room for A to start up under load
+hub fault "$file" --stall-at $((8 * 1024 * 1024))
 EXEC=1 client "$UB" fetch "$M" "$big" main "$file" >"$T/2b.out" 2>&1 &
 pb=$! bg_pids+=($!)
-for _ in $(seq 150); do [[ -e $lock ]] && break; kill -0 "$pb" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 300); do [[ -e $lock ]] && break; kill -0 "$pb" 2>/dev/null || break; sleep 0.1; done
 EXEC=1 client "$UA" fetch "$M" "$big" main "$file" >"$T/2a.out" 2>&1 &
 pa=$! bg_pids+=($!)
+for _ in $(seq 300); do asked "$UA" && break; kill -0 "$pa" 2>/dev/null || break; sleep 0.1; done
 held_lock_not_stale() { # SPEC: a held lock, however old, is never a finding
     local out
     [[ -e $lock ]] || { echo "no $lock: B never took the lock"; return 1; }
@@ -278,15 +287,15 @@ except BlockingIOError:
     fi
 }
 check "audit --stale-age 1s during the transfer does not call the held lock stale" held_lock_not_stale
+hub fault "$file" # the transfer goes on
 ra=0 rb=0
 wait "$pb" || rb=$?
 wait "$pa" || ra=$?
-hub fault "$file"
-report "$((rb == 0))" "B downloads $big/$file (16 MiB, throttled), sha256 ok" "$(cat "$T/2b.out")"
+report "$((rb == 0))" "B downloads $big/$file (16 MiB), sha256 ok" "$(cat "$T/2b.out")"
 report "$((ra == 0))" "A downloads the same file while B's transfer runs, sha256 ok" "$(cat "$T/2a.out")"
 /usr/bin/python3 "$here/fakehub.py" --control "$url" log >"$T/2.log"
 check "the hub sent the file once, while both clients were asking for it" \
-    /usr/bin/python3 "$T/client.py" once "$T/2.log" "$M" "$big" main "$file" 2
+    /usr/bin/python3 "$T/client.py" once "$T/2.log" "$M" "$big" main "$file" "$UB" "$UA"
 
 # ---- 3 -------------------------------------------------------------------------------------------
 sc=3
