@@ -161,6 +161,7 @@ refused() { # refused WHAT PATTERN CMD...: CMD must fail, and its error must mat
 # ---- running the client ------------------------------------------------------------------------
 root= # the cache the client uses
 as() { # as USER CMD...: CMD as USER, with the client environment for $root, under USER's umask.
+    # HF_HUB_DOWNLOAD_TIMEOUT=60: a transfer the hub holds (scenario 2) must not time out and resume.
     # TMO=seconds (default 120, 0 = none) bounds it; EXEC=1 execs it (so that `as ... &` gives its pid)
     local user=$1 home=$T/home/$1 pre=()
     shift
@@ -171,7 +172,7 @@ as() { # as USER CMD...: CMD as USER, with the client environment for $root, und
         env HF_HUB_CACHE="$root/hub" HF_DATASETS_CACHE="$root/datasets" HF_XET_CACHE="$root/xet" \
         HF_ASSETS_CACHE="$root/assets" HF_TOKEN_PATH="$home/.cache/huggingface/token" HF_ENDPOINT="$url" \
         HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1 HOME="$home" \
-        HF_HUB_USER_AGENT_ORIGIN="$user" \
+        HF_HUB_USER_AGENT_ORIGIN="$user" HF_HUB_DOWNLOAD_TIMEOUT=60 \
         PATH=/usr/bin:/bin sh -c 'umask "$0" && exec "$@"' "${umask_of[$user]}" "$@"
 }
 client() { local user=$1; shift; as "$user" "$py" "$T/client.py" "$@"; }
