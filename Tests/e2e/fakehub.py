@@ -23,6 +23,18 @@ Usage:
                                  {path: {sha256, size, blob (its cache blob name), lfs}}}}}}
 Faults (LFS bodies only): --slow-lfs-bytes-per-sec N, --truncate-lfs (no response ever carries
 bytes past the middle of the file: the connection is closed there, so every download fails).
+
+Control at runtime (on the hub port; what the scenario runner uses):
+  POST /_fakehub/faults  {"file": F, "rate": N, "truncate": bool, "stall_at": B}   F = an LFS file's
+                         sha256, its path in any repo, or "*". rate: bytes/s; truncate: as --truncate-lfs;
+                         stall_at: after B bytes of the body, send nothing more until the fault is
+                         changed (or 300 s). All three off removes the fault. Per-file faults win over
+                         "*", which wins over the command-line options.
+  GET  /_fakehub/log     JSON list of every request served: method, path, status, start, end (epoch s),
+                         bytes (body bytes written), agent (User-Agent). POST /_fakehub/log/reset
+                         empties it.
+  fakehub.py --control URL fault F [--rate N] [--truncate] [--stall-at B]   the same from the command line
+  fakehub.py --control URL log | log-reset                     (prints the answer's JSON)
 """
 
 import argparse
@@ -59,6 +71,15 @@ REPOS = {
             "README.md": ("text", "# tiny-dataset\n"),
             "data/train.jsonl": ("text", "".join(f'{{"id": {i}, "text": "row {i}"}}\n' for i in range(50))),
             "data/train-00000-of-00001.parquet": ("lfs", {"seed": "tiny-dataset/main", "size": 1 * MIB}),
+        },
+    },
+    # large enough that a throttled transfer (runtime fault) lasts seconds: two users downloading the
+    # same file at the same moment, a download killed mid-transfer (Tests/e2e/scenarios.sh)
+    ("model", "hfshare-test/big-model"): {
+        "main": {
+            "config.json": ("text", '{"model_type": "big", "hidden_size": 4096}\n'),
+            "weights-a.safetensors": ("lfs", {"seed": "big-model/a", "size": 16 * MIB}),
+            "weights-b.safetensors": ("lfs", {"seed": "big-model/b", "size": 16 * MIB}),
         },
     },
 }
@@ -140,6 +161,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.hub.verbose:
             sys.stderr.write("fakehub: %s\n" % (fmt % args))
 
+    def send_response(self, code, message=None):
+        if hasattr(self, "rec"):  # not set when the request line itself was bad
+            self.rec["status"] = code
+        super().send_response(code, message)
+
     # --- plumbing -----------------------------------------------------------------------
     def send(self, status, headers=(), body=b"", length=None):
         self.send_response(status)
@@ -172,7 +198,11 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         parts = url.path.strip("/").split("/")
         self.query = parse_qs(url.query)
+        self.rec = {"method": self.command, "path": url.path, "status": None, "start": time.time(), "bytes": 0,
+                    "agent": self.headers.get("User-Agent", "")}
         try:
+            if parts[0] == "_fakehub":
+                return self.control(parts[1:])
             if parts[0] == "cdn" and len(parts) == 2:
                 return self.cdn(parts[1])
             if parts[0] == "api" and len(parts) >= 4 and parts[1] in ("models", "datasets"):
@@ -185,6 +215,39 @@ class Handler(BaseHTTPRequestHandler):
             self.error(404, "NotFound", "no such route")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            if parts[0] != "_fakehub":
+                self.rec["end"] = time.time()
+                with self.hub.lock:
+                    self.hub.log.append(self.rec)
+
+    def control(self, parts):
+        hub = self.hub
+        if parts == ["log"] and self.command == "GET":
+            with hub.lock:
+                return self.send_json(list(hub.log))
+        if parts == ["log", "reset"] and self.command == "POST":
+            with hub.lock:
+                hub.log.clear()
+            return self.send_json({})
+        if parts == ["faults"] and self.command == "POST":
+            req = json.loads(self.body or b"{}")
+            key = req.get("file", "*")
+            keys = [key] if key == "*" or key in hub.blobs else sorted(
+                {f.sha256 for r in hub.repos.values() for fs in r.commits.values() for f in fs.values()
+                 if f.lfs and f.path == key})
+            if not keys:
+                return self.error(404, "NotFound", "no LFS file " + key)
+            fault = {"rate": int(req.get("rate") or 0), "truncate": bool(req.get("truncate")),
+                     "stall_at": int(req.get("stall_at") or 0)}
+            with hub.lock:
+                for k in keys:
+                    if fault["rate"] or fault["truncate"] or fault["stall_at"]:
+                        hub.faults[k] = fault
+                    else:
+                        hub.faults.pop(k, None)
+                return self.send_json(hub.faults)
+        self.error(404, "NotFound", "no such control route")
 
     def find(self, repo_type, repo_id, rev):
         """(repo, commit) or (None, None) after sending the hub's 404."""
@@ -217,9 +280,19 @@ class Handler(BaseHTTPRequestHandler):
         data = self.hub.blobs.get(sha256)
         if data is None:
             return self.send(404, [], b"not found")
-        self.send_body(data, [("ETag", f'"{sha256}"'), ("Accept-Ranges", "bytes")], lfs=True)
+        with self.hub.lock:
+            fault = self.hub.faults.get(sha256) or self.hub.faults.get("*")
+        if fault is None:
+            fault = {"rate": self.hub.slow_lfs, "truncate": self.hub.truncate_lfs}
+        self.send_body(data, [("ETag", f'"{sha256}"'), ("Accept-Ranges", "bytes")], lfs=True, fault=fault,
+                       key=sha256)
 
-    def send_body(self, data, headers, lfs):
+    def stalled(self, key):
+        with self.hub.lock:
+            fault = self.hub.faults.get(key) or self.hub.faults.get("*") or {}
+        return bool(fault.get("stall_at"))
+
+    def send_body(self, data, headers, lfs, fault=None, key=None):
         start, end = 0, len(data)  # [start, end)
         status = 200
         rng = self.headers.get("Range", "")
@@ -242,15 +315,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         stop = end
-        if lfs and self.hub.truncate_lfs:
+        fault = fault or {"rate": 0, "truncate": False}
+        if fault["truncate"]:
             stop = min(end, max(start, len(data) // 2))
-        rate = self.hub.slow_lfs if lfs else 0
+        rate = fault["rate"]
+        stall_at = fault.get("stall_at") or None
         chunk = min(64 * 1024, rate) if rate else 1024 * 1024
         pos = start
         while pos < stop:
-            n = min(chunk, stop - pos)
+            if stall_at is not None and pos >= stall_at:
+                self.wfile.flush()
+                deadline = time.time() + 300
+                while time.time() < deadline and self.stalled(key):
+                    time.sleep(0.1)
+                stall_at = None
+            n = min(chunk, stop - pos, (stall_at - pos) if stall_at is not None else stop)
             self.wfile.write(data[pos:pos + n])
             pos += n
+            self.rec["bytes"] = pos - start
             if rate:
                 self.wfile.flush()
                 time.sleep(n / rate)
@@ -309,7 +391,15 @@ def main():
     ap.add_argument("--slow-lfs-bytes-per-sec", type=int, default=0, metavar="N")
     ap.add_argument("--truncate-lfs", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    ap.add_argument("--control", metavar="URL", help="talk to a running fakehub at URL (see ACTION)")
+    ap.add_argument("action", nargs="*", help="with --control: fault FILE | log | log-reset")
+    ap.add_argument("--rate", type=int, default=0, help="with --control URL fault: bytes per second")
+    ap.add_argument("--truncate", action="store_true", help="with --control URL fault: cut the body halfway")
+    ap.add_argument("--stall-at", type=int, default=0, metavar="B",
+                    help="with --control URL fault: stop sending after B bytes until the fault changes")
     args = ap.parse_args()
+    if args.control:
+        return control(args)
 
     repos = build_repos()
     if args.print_manifest:
@@ -322,6 +412,7 @@ def main():
 
     hub = Handler.hub = Hub()
     hub.repos, hub.verbose = repos, args.verbose
+    hub.lock, hub.log, hub.faults = threading.Lock(), [], {}
     hub.slow_lfs, hub.truncate_lfs = args.slow_lfs_bytes_per_sec, args.truncate_lfs
     hub.blobs = {f.sha256: f.data for r in repos.values() for fs in r.commits.values() for f in fs.values() if f.lfs}
 
@@ -339,6 +430,29 @@ def main():
     for s in servers:
         s.shutdown()
         s.server_close()
+
+
+def control(args):
+    from urllib.request import Request, urlopen
+
+    act = args.action
+    if act[:1] == ["fault"] and len(act) == 2:
+        body = json.dumps({"file": act[1], "rate": args.rate, "truncate": args.truncate,
+                           "stall_at": args.stall_at}).encode()
+        req = Request(args.control + "/_fakehub/faults", data=body, method="POST")
+    elif act == ["log"]:
+        req = Request(args.control + "/_fakehub/log")
+    elif act == ["log-reset"]:
+        req = Request(args.control + "/_fakehub/log/reset", data=b"", method="POST")
+    else:
+        raise SystemExit("--control URL needs: fault FILE [--rate N] [--truncate] | log | log-reset")
+    from urllib.error import HTTPError
+
+    try:
+        with urlopen(req, timeout=10) as r:
+            sys.stdout.write(r.read().decode() + "\n")
+    except HTTPError as e:
+        raise SystemExit(f"fakehub --control: {e.code} {e.read().decode()}")
 
 
 if __name__ == "__main__":
