@@ -305,8 +305,28 @@ public final class Scanner: @unchecked Sendable {
                 kinds.append(.lockStale)
             }
         }
+        if let i = kinds.firstIndex(of: .incompleteOld), let lock = guardingLock(of: place), isHeld(lock) {
+            // A slow download writes its .incomplete only every few MiB, so age alone would call a
+            // live transfer stale: while its lock is held, it is not.
+            kinds.remove(at: i)
+        }
         if kinds.count > 1 { kinds.sort() }
         return kinds
+    }
+
+    /// The `.locks` file huggingface_hub holds while it writes an `.incomplete` blob:
+    /// `X/models--o--r/blobs/<sha>[.<tag>].incomplete` is guarded by `X/.locks/models--o--r/<sha>.lock`.
+    func guardingLock(of place: Place) -> String? {
+        let dirs = place.parentRel.split(separator: "/")
+        guard dirs.count >= 2, dirs[dirs.count - 1] == "blobs", let sha = place.name.split(separator: ".").first else { return nil }
+        return (dirs.dropLast(2) + [".locks", dirs[dirs.count - 2], sha + ".lock"]).joined(separator: "/")
+    }
+
+    /// Somebody holds an flock on the file at `rel` (never created to find out).
+    private func isHeld(_ rel: String) -> Bool {
+        guard let root = rootFD,
+              let fd = try? root.openBeneath(rel, flags: O_RDONLY | HF_O_NONBLOCK | HF_O_CLOEXEC) else { return false }
+        return (try? fd.tryExclusiveLockAndRelease()) == false
     }
 
     private func symlinkKind(dir: FD, name: String, at place: Place) -> FindingKind? {
@@ -381,7 +401,7 @@ public final class Scanner: @unchecked Sendable {
         if kinds.contains(.lockStale) || kinds.contains(.incompleteOld) {
             let kind: FindingKind = kinds.contains(.lockStale) ? .lockStale : .incompleteOld
             do {
-                try removeStale(e, in: dir, isLock: kind == .lockStale)
+                try removeStale(e, at: place, in: dir, isLock: kind == .lockStale)
                 emit(finding(kind, path: path, e), .fixed)
             } catch {
                 emit(finding(kind, path: path, e), .failed, error: "\(error)")
@@ -430,7 +450,15 @@ public final class Scanner: @unchecked Sendable {
         if isDir, let d = policy.wantedDefaultACL(e) { try ACLStore.write(d, to: fd, .default); CrashPoint.changed() }
     }
 
-    private func removeStale(_ e: Policy.Entry, in dir: FD, isLock: Bool) throws {
+    private func removeStale(_ e: Policy.Entry, at place: Place, in dir: FD, isLock: Bool) throws {
+        // An .incomplete goes only while we hold its download's lock, so no client can resume it meanwhile.
+        var guardFD: FD?
+        if !isLock, let rel = guardingLock(of: place), let root = rootFD,
+           let g = try? root.openBeneath(rel, flags: O_RDONLY | HF_O_NONBLOCK | HF_O_CLOEXEC) {
+            guard flock(g.raw, LOCK_EX | LOCK_NB) == 0 else { throw SystemError("flock", g.path, EWOULDBLOCK) }
+            guardFD = g
+        }
+        defer { if let g = guardFD { flock(g.raw, LOCK_UN) } }
         let fd = try dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true)
         if isLock {
             // Hold the lock while unlinking, so nobody can take it between our check and the unlink.

@@ -38,6 +38,7 @@ import Testing
             setfacl -b legacy private; chmod 664 legacy; chmod 600 private
             chmod 660 strict; chgrp \(c.gid) wronggrp; setfacl -m m::r-- masked; chmod 666 worldw; chmod 2664 setid
             touch -d '3 days ago' x.incomplete
+            echo partial > held.1a2b3c4d.incomplete; touch -d '3 days ago' held.1a2b3c4d.incomplete
             mkfifo ../fifo
             cd ../snapshots/s1
             ln -s ../../blobs/good ok; ln -s ../../../../../cache.outside/secret esc; ln -s /etc/passwd abs; ln -s ../../blobs/missing dang
@@ -175,6 +176,8 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: f.root + "/hub/.locks/models--a--m/old.lock"))
         #expect(FileManager.default.fileExists(atPath: f.root + "/hub/.locks/models--a--m/held.lock"))
         #expect(FileManager.default.fileExists(atPath: f.root + "/hub/models--a--m/blobs/y.incomplete"))
+        // Old, but its download's lock is held: a slow transfer, not a leftover.
+        #expect(FileManager.default.fileExists(atPath: f.root + "/hub/models--a--m/blobs/held.1a2b3c4d.incomplete"))
         // The outside name keeps its inode, mode, owner and bytes; the inside name got its own inode.
         let outsideAfter = try #require(fileStat(outside))
         #expect(outsideAfter.ino == outsideBefore.ino && outsideAfter.permissions == outsideBefore.permissions && outsideAfter.uid == outsideBefore.uid)
