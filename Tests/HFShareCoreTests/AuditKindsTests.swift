@@ -148,6 +148,21 @@ import Testing
         #expect(bare.status == 2)
     }
 
+    /// A long walk shows "N entries, R/s  DIR" on a terminal's stderr, and nothing in a pipe or cron.
+    @Test func progressLineOnlyOnATerminal() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let g = acc.group()
+        let root = box.path("big")
+        #expect(TestEnv.run(["/usr/bin/python3", TestEnv.packageRoot + "/bench/gen_tree.py", root, "--entries", "60000"]).status == 0)
+        let cmd = "\(TestEnv.binary) audit \(root) --group \(g.name) >/dev/null"
+        // script(1) gives the command a pseudo-terminal; CI=1 (set by TestEnv.run) also turns progress off.
+        let tty = TestEnv.run(["/usr/bin/env", "-u", "CI", "/usr/bin/script", "-qec", cmd, "/dev/null"])
+        #expect(tty.stdout.contains(" entries, ") && tty.stdout.contains("/s  ") && tty.stdout.contains("/hub"), "\(tty.stdout.suffix(300))")
+        let pipe = TestEnv.run(["/usr/bin/env", "-u", "CI", "/bin/sh", "-c", cmd])
+        #expect(!pipe.stderr.contains("entries"), "\(pipe.stderr)")
+    }
+
     @Test func repairFixesEveryFixableKindAndKeepsBytes() throws {
         let f = try Self.makeFixture()
         defer { Self.tearDown(f) }
