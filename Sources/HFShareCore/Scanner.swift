@@ -85,6 +85,8 @@ public final class Scanner: @unchecked Sendable {
     private var summary: ScanSummary
     private var links: [LinkKey: LinkRecord] = [:]
     private var rootFD: FD?
+    private var rootDev: UInt64 = 0
+    private var rootReaddirFills = false
 
     // Work queue (LIFO: depth first keeps the number of open directory fds near depth x threads).
     private let cond = NSCondition()
@@ -135,6 +137,8 @@ public final class Scanner: @unchecked Sendable {
         rootFD = root
         checkAncestors()
         let rootStat = try root.stat()
+        rootDev = rootStat.dev
+        rootReaddirFills = FD.fillingReaddirMagics.contains(root.filesystemMagic)
         stack.append(DirWork(parent: nil, name: "", rel: "", stat: rootStat, underLocks: false, depth: 0))
 
         let done = DispatchSemaphore(value: 0)
@@ -236,7 +240,7 @@ public final class Scanner: @unchecked Sendable {
 
         let listing: [(name: String, type: FileType)]
         do {
-            listing = try dir.entries()
+            listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
         } catch let error as SystemError {
             emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
             return []

@@ -150,7 +150,10 @@ public final class FD: @unchecked Sendable {
     }
 
     /// Reads the whole directory with getdents64, skipping `.` and `..`.
-    public func entries() throws -> [(name: String, type: FileType)] {
+    /// `shortReadIsEOF`: on filesystems whose readdir fills the buffer until the directory ends
+    /// (ext4, xfs, btrfs, tmpfs), a read that left room for another record was the last one, which
+    /// saves the empty getdents64 call per directory. Never for FUSE or NFS, which return pages.
+    public func entries(shortReadIsEOF: Bool = false) throws -> [(name: String, type: FileType)] {
         var result: [(String, FileType)] = []
         let size = 64 * 1024
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
@@ -168,6 +171,7 @@ public final class FD: @unchecked Sendable {
                 if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
                 result.append((String(cString: namePtr), FileType(direntType: type)))
             }
+            if shortReadIsEOF && n <= size - 512 { break } // a record is at most 19 + 256 bytes
         }
         return result
     }
@@ -233,6 +237,9 @@ public final class FD: @unchecked Sendable {
     public var procPath: String { "/proc/self/fd/\(raw)" }
 
     public var filesystemMagic: Int { hf_fstatfs_type(raw) }
+
+    /// ext4/ext3/ext2, xfs, btrfs, tmpfs: local filesystems whose readdir fills the buffer until the end.
+    public static let fillingReaddirMagics: Set<Int> = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994]
 
     /// The mount (or the whole filesystem) is read-only: nobody may write files or directories on it.
     public var isOnReadOnlyMount: Bool {
