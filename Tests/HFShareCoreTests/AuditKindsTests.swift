@@ -148,6 +148,27 @@ import Testing
         #expect(bare.status == 2)
     }
 
+    /// Big directories need several getdents64 reads; where a short read ends the listing (tmpfs,
+    /// the filesystem under /var/tmp) none may be lost.
+    @Test func bigDirectoriesAreListedWhole() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { TestEnv.sh("umount '\(box.path("t"))' 2>/dev/null"); box.cleanup(); acc.cleanup() }
+        let g = acc.group()
+        #expect(TestEnv.sh("mkdir '\(box.path("t"))' && mount -t tmpfs -o size=64m hft '\(box.path("t"))'").status == 0)
+        for root in [box.path("t/c"), box.path("c")] {
+            // 7000 names of 40-90 bytes: ~600 KiB of records, ten 64 KiB reads, in varied sizes.
+            let made = TestEnv.run(["/usr/bin/python3", "-c", """
+                import os, sys
+                d = sys.argv[1] + "/hub/models--a--b/blobs"; os.makedirs(d)
+                for i in range(7000): open(os.path.join(d, "%d-" % i + "x" * (40 + i % 50)), "w").close()
+                """, root])
+            #expect(made.status == 0, "\(made.stderr)")
+            let r = TestEnv.run([TestEnv.binary, "audit", root, "--group", g.name, "--format", "jsonl", "--root-is-member"])
+            let wrongGroup = r.stdout.split(separator: "\n").filter { $0.contains("\"file-wrong-group\"") }.count
+            #expect(wrongGroup == 7000, "\(root): \(wrongGroup) of 7000 files seen")
+        }
+    }
+
     /// A long walk shows "N entries, R/s  DIR" on a terminal's stderr, and nothing in a pipe or cron.
     @Test func progressLineOnlyOnATerminal() throws {
         let box = Sandbox(), acc = TempAccounts()
