@@ -163,14 +163,22 @@ public struct BlobHasher {
     var git = SHA1()
     public init(size: UInt64) { git.update(Array("blob \(size)\0".utf8)) }
     public mutating func update(_ bytes: UnsafeRawBufferPointer) { sha256.update(bytes); git.update(bytes) }
-    /// Whether the bytes seen match `name` (true for names that promise nothing).
-    public mutating func matches(_ name: BlobName) -> Bool {
-        switch name {
-        case .sha256(let want): return sha256.finalize() == want
-        case .gitBlob(let want): return git.finalize() == want
-        case .other: return true
+
+    public struct Digests: Equatable, Sendable {
+        public var sha256: String
+        public var gitBlob: String
+
+        /// Whether these bytes are what `name` promises (true for names that promise nothing).
+        public func match(_ name: BlobName) -> Bool {
+            switch name {
+            case .sha256(let want): return sha256 == want
+            case .gitBlob(let want): return gitBlob == want
+            case .other: return true
+            }
         }
     }
+
+    public mutating func finish() -> Digests { Digests(sha256: sha256.finalize(), gitBlob: git.finalize()) }
 }
 
 extension UInt32 {
