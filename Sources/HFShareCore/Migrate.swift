@@ -71,6 +71,11 @@ public final class Migrator {
     var dryRun: Bool { options.dryRun }
     let members: MembershipCache
     var movedOwners: [UInt32: Int] = [:]
+    /// Blobs this migration copied across filesystems (`repo/blob` lines in ROOT/.hfshare), so that a
+    /// rerun after a crash counts them as moved, not as already shared. Same-filesystem moves need no
+    /// record: the shared name is then the same inode as the private one.
+    var journal: FD?
+    var journaled = Set<String>()
 
     // Per repo state.
     var repo = RepoMigration(name: "")
@@ -129,6 +134,7 @@ public final class Migrator {
         do { dstHub = try Paths.openVerifiedDirectory(destination) } catch {
             throw UsageError("\(destination): the shared hub cache is missing; run: sudo hfshare init \(shared.root) --group \(shared.group.name)")
         }
+        if !dryRun { try openJournal(source) }
         let names = try srcHub.entries().map(\.name).sorted()
         for name in names {
             let isRepo = Migrator.repoPrefixes.contains { name.hasPrefix($0) }
@@ -153,6 +159,9 @@ public final class Migrator {
             let name = NSS.user(uid: uid)?.name
             report.notes.append("\(name ?? "uid \(uid)") owns \(count) moved entries but is not a member of \(shared.group.name) (audit: owner-not-member); "
                                 + (name.map { "run: sudo hfshare user add \($0)" } ?? "give them to a member: chown MEMBER ..."))
+        }
+        if report.complete, let journal {
+            try? Paths.openVerifiedDirectory(shared.root + "/" + Paths.stateDirectory).unlink((journal.path as NSString).lastPathComponent)
         }
         if options.removeSource && !dryRun {
             if report.complete { try removeSource(srcHub, source) } else {
@@ -231,8 +240,8 @@ public final class Migrator {
             return
         }
         if let dstDir, let there = try? dstDir.stat(name) {
-            if there.dev == st.dev && there.ino == st.ino {
-                // Linked by a run that was interrupted before it removed the private name.
+            if (there.dev == st.dev && there.ino == st.ino) || journaled.contains(repo.name + "/" + name) {
+                // Linked or copied by a run that was interrupted before it removed the private name.
                 repo.blobsMoved += 1
                 repo.bytesMoved += st.size
             } else if there.type == .regular && there.size == st.size {
@@ -255,7 +264,7 @@ public final class Migrator {
                 let digests = try Migrator.hash(fd, size: now.size)
                 guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
             } else {
-                try moveFile(name, fd: fd, stat: now, from: srcDir, to: dstDir!, expected: expected)
+                try moveFile(name, fd: fd, stat: now, from: srcDir, to: dstDir!, expected: expected, journalKey: repo.name + "/" + name)
             }
             if case .other = expected {} else { repo.verified += 1 }
             repo.blobsMoved += 1
@@ -275,7 +284,7 @@ public final class Migrator {
     /// Puts `name` into `dstDir` under the same name: a hard link on the same filesystem (after
     /// checking the bytes against the name), else a copy to a temp name that is fsynced, read back
     /// and hashed again, then renamed into place. Owner, mode and mtime are kept; the group becomes G.
-    func moveFile(_ name: String, fd: FD, stat st: FileStat, from srcDir: FD, to dstDir: FD, expected: BlobName) throws {
+    func moveFile(_ name: String, fd: FD, stat st: FileStat, from srcDir: FD, to dstDir: FD, expected: BlobName, journalKey: String? = nil) throws {
         do {
             let digests = try Migrator.hash(fd, size: st.size)
             guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
@@ -310,11 +319,30 @@ public final class Migrator {
             guard Glibc.fchmod(out.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID))) == 0 else { throw SystemError("chmod", out.path) }
             try out.setMtime(sec: st.mtimeSec, nsec: st.mtimeNsec)
             try out.fsync()
+            if let journalKey { try record(journalKey) }
             try dstDir.rename(tmp, to: name)
         } catch {
             try? dstDir.unlink(tmp)
             throw error
         }
+    }
+
+    func openJournal(_ source: String) throws {
+        let rootFD = try Paths.openVerifiedDirectory(shared.root)
+        let state = try rootFD.openDirectory(Paths.stateDirectory)
+        var h = SHA256()
+        h.update(Array(source.utf8))
+        let name = "migrate-" + h.finalize().prefix(16) + ".journal"
+        let fd = try state.openat(name, flags: O_RDWR | O_CREAT | O_APPEND | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
+        let text = String(decoding: try Migrator.readAll(fd), as: UTF8.self)
+        journaled = Set(text.split(separator: "\n").map(String.init))
+        journal = fd
+    }
+
+    func record(_ key: String) throws {
+        guard let journal else { return }
+        try Array((key + "\n").utf8).withUnsafeBytes { try journal.writeAll($0) }
+        try journal.fsync()
     }
 
     static func hash(_ fd: FD, size: UInt64) throws -> BlobHasher.Digests {
