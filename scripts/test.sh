@@ -12,3 +12,4 @@ bash scripts/gen-docs.sh --check
 if [ -f Tests/e2e/e2e_init.sh ]; then
     HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_init.sh
 fi
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_migrate.sh
