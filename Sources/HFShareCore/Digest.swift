@@ -30,40 +30,42 @@ public struct SHA256 {
             pending.removeAll(keepingCapacity: true)
         }
         let base = UnsafeRawBufferPointer(rebasing: data)
-        var off = 0
-        while base.count - off >= 64 {
-            block(base.baseAddress! + off)
-            off += 64
-        }
-        pending += base[off...]
+        let whole = base.count / 64
+        if whole > 0 { blocks(base.baseAddress!, count: whole) }
+        pending += base[(whole * 64)...]
     }
 
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
-    private mutating func block(_ p: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(p.load(fromByteOffset: i * 4 + 0, as: UInt8.self)) << 24
-                | UInt32(p.load(fromByteOffset: i * 4 + 1, as: UInt8.self)) << 16
-                | UInt32(p.load(fromByteOffset: i * 4 + 2, as: UInt8.self)) << 8
-                | UInt32(p.load(fromByteOffset: i * 4 + 3, as: UInt8.self))
+    private mutating func block(_ p: UnsafeRawPointer) { blocks(p, count: 1) }
+
+    /// Compresses `count` consecutive 64-byte blocks; one scratch buffer for all of them.
+    private mutating func blocks(_ p: UnsafeRawPointer, count: Int) {
+        var h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3], h4 = h[4], h5 = h[5], h6 = h[6], h7 = h[7]
+        SHA256.k.withUnsafeBufferPointer { k in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                for n in 0..<count {
+                    let base = p + n * 64
+                    for i in 0..<16 { w[i] = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) }
+                    for i in 16..<64 {
+                        let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
+                        let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
+                        w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+                    }
+                    var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7
+                    for i in 0..<64 {
+                        let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
+                        let ch = (e & f) ^ (~e & g)
+                        let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+                        let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
+                        let maj = (a & b) ^ (a & c) ^ (b & c)
+                        hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ s0 &+ maj
+                    }
+                    h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e; h5 &+= f; h6 &+= g; h7 &+= hh
+                }
+            }
         }
-        for i in 16..<64 {
-            let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-        for i in 0..<64 {
-            let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
-            let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+        h = [h0, h1, h2, h3, h4, h5, h6, h7]
     }
 
     public mutating func finalize() -> String {
@@ -160,13 +162,20 @@ public enum BlobName {
 /// Hashes a file as both an LFS blob and a git blob while reading it once.
 public struct BlobHasher {
     var sha256 = SHA256()
-    var git = SHA1()
-    public init(size: UInt64) { git.update(Array("blob \(size)\0".utf8)) }
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) { sha256.update(bytes); git.update(bytes) }
+    var git: SHA1?
+    /// The git blob id is computed only for names that are one (small files), sha256 always.
+    public init(size: UInt64, for name: BlobName) {
+        if case .gitBlob = name {
+            var g = SHA1()
+            g.update(Array("blob \(size)\0".utf8))
+            git = g
+        }
+    }
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) { sha256.update(bytes); git?.update(bytes) }
 
     public struct Digests: Equatable, Sendable {
         public var sha256: String
-        public var gitBlob: String
+        public var gitBlob: String?
 
         /// Whether these bytes are what `name` promises (true for names that promise nothing).
         public func match(_ name: BlobName) -> Bool {
@@ -178,7 +187,7 @@ public struct BlobHasher {
         }
     }
 
-    public mutating func finish() -> Digests { Digests(sha256: sha256.finalize(), gitBlob: git.finalize()) }
+    public mutating func finish() -> Digests { Digests(sha256: sha256.finalize(), gitBlob: git?.finalize()) }
 }
 
 extension UInt32 {

@@ -239,6 +239,13 @@ public final class Migrator {
             repo.problems.append("\(srcDir.path)/\(name): a blob that is not a regular file; left in the source")
             return
         }
+        let linkedByUs = dstDir.flatMap { try? $0.stat(name) }.map { $0.dev == st.dev && $0.ino == st.ino } ?? false
+        if st.nlink > 1 && !linkedByUs {
+            // A private cache never hard-links its blobs; a second name may be a file from outside the
+            // cache that the policy pass would then make group-readable.
+            repo.problems.append("\(srcDir.path)/\(name): has \(st.nlink) hard links (another name outside this cache?); not moved, left in the source")
+            return
+        }
         if let dstDir, let there = try? dstDir.stat(name) {
             if (there.dev == st.dev && there.ino == st.ino) || journaled.contains(repo.name + "/" + name) {
                 // Linked or copied by a run that was interrupted before it removed the private name.
@@ -261,7 +268,7 @@ public final class Migrator {
             guard now.ino == st.ino, now.dev == st.dev, now.type == .regular else { throw SystemError("open", fd.path, ESTALE) }
             let expected = BlobName(name)
             if dryRun || dstDir == nil {
-                let digests = try Migrator.hash(fd, size: now.size)
+                let digests = try Migrator.hash(fd, size: now.size, for: expected)
                 guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
             } else {
                 try moveFile(name, fd: fd, stat: now, from: srcDir, to: dstDir!, expected: expected, journalKey: repo.name + "/" + name)
@@ -286,8 +293,10 @@ public final class Migrator {
     /// and hashed again, then renamed into place. Owner, mode and mtime are kept; the group becomes G.
     func moveFile(_ name: String, fd: FD, stat st: FileStat, from srcDir: FD, to dstDir: FD, expected: BlobName, journalKey: String? = nil) throws {
         do {
-            let digests = try Migrator.hash(fd, size: st.size)
-            guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
+            if case .other = expected {} else {
+                let digests = try Migrator.hash(fd, size: st.size, for: expected)
+                guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
+            }
             try srcDir.link(name, to: dstDir, name)
             return
         } catch let e as SystemError where e.errno == EXDEV {
@@ -298,7 +307,7 @@ public final class Migrator {
         let out = try dstDir.openat(tmp, flags: O_RDWR | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
         do {
             guard lseek(fd.raw, 0, SEEK_SET) == 0 else { throw SystemError("lseek", fd.path) }
-            var hasher = BlobHasher(size: st.size)
+            var hasher = BlobHasher(size: st.size, for: expected)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
             while true {
@@ -311,7 +320,7 @@ public final class Migrator {
             let digests = hasher.finish()
             guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
             try out.fsync()
-            let reread = try Migrator.hash(out, size: st.size)
+            let reread = try Migrator.hash(out, size: st.size, for: .other)
             guard reread.sha256 == digests.sha256 else {
                 throw UsageError("the copy in \(dstDir.path) reads back different bytes (sha256 \(reread.sha256), want \(digests.sha256)); the destination filesystem is failing")
             }
@@ -345,9 +354,9 @@ public final class Migrator {
         try journal.fsync()
     }
 
-    static func hash(_ fd: FD, size: UInt64) throws -> BlobHasher.Digests {
+    static func hash(_ fd: FD, size: UInt64, for name: BlobName) throws -> BlobHasher.Digests {
         guard lseek(fd.raw, 0, SEEK_SET) == 0 else { throw SystemError("lseek", fd.path) }
-        var hasher = BlobHasher(size: size)
+        var hasher = BlobHasher(size: size, for: name)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
