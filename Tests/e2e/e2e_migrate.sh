@@ -150,6 +150,19 @@ check "audit of the shared cache is clean (group, modes, ACLs applied to moved f
 check "B downloads into the shared cache online after the migration" \
     private "$UB" env HF_HUB_CACHE="$root/hub" "$py" "$T/client.py" snapshot dataset "$dataset" main
 
+# doctor agrees with what the client just did: a fresh login of A (profile snippet in ~/.profile)
+# passes every check; B, whose ~/.profile points HF_HUB_CACHE back home, fails 'env' with the line.
+echo ". $HFSHARE_PROFILE" >"$T/home/$UA/.profile"
+printf '. %s\nexport HF_HUB_CACHE=$HOME/.cache/huggingface/hub\n' "$HFSHARE_PROFILE" >"$T/home/$UB/.profile"
+chown "$UA" "$T/home/$UA/.profile"
+chown "$UB" "$T/home/$UB/.profile"
+check "doctor --user A: all checks pass" "$HFSHARE" doctor --user "$UA" "$root"
+doctor_b() { local out; out=$("$HFSHARE" doctor --user "$UB" "$root") && return 1; echo "$out"; grep -q 'FAIL env: overridden' <<<"$out" && grep -q '~/.profile:2' <<<"$out"; }
+check "doctor --user B: fails env, traced to ~/.profile:2" doctor_b
+doctor_self() { shared "$UA" env HFSHARE_SYSCONFDIR="$HFSHARE_SYSCONFDIR" HFSHARE_PROFILE="$HFSHARE_PROFILE" HF_DATASETS_CACHE="$root/datasets" \
+    HF_XET_CACHE="$root/xet" HF_ASSETS_CACHE="$root/assets" "$HFSHARE" doctor; }
+check "doctor run by A in A's own session: all checks pass" doctor_self
+
 echo "# huggingface_hub $("$py" -c 'import huggingface_hub as h; print(h.__version__)')"
 echo "$passed passed, $failed failed"
 [[ $failed == 0 ]]
