@@ -212,6 +212,9 @@ public enum Doctor {
         if !wrong.isEmpty {
             checks.append(DoctorCheck("env", .fail, "overridden: \(wrong.joined(separator: ", ")); the client uses \(effectiveHub), not the shared cache",
                                       fix: fixes.joined(separator: "; ")))
+        } else if unset.count == 4 && !(user.gid == t.gid || NSS.groups(of: user).contains(t.gid)) {
+            checks.append(DoctorCheck("env", .fail, "HF_HUB_CACHE and the other cache variables are not set (the profile snippet sets them for members of \(t.groupName) only): the client uses the private cache \(effectiveHub)",
+                                      fix: "sudo hfshare user add \(user.name) \(Shell.quote(t.root)), then log in again"))
         } else if unset.count == 4 {
             var fix = snippetOK ? "log in again (the profile snippet \(profile) sets them for members of \(t.groupName))" : "sudo hfshare init \(Shell.quote(t.root)) --group \(t.groupName)   (writes the profile snippet \(profile))"
             if snippetOK { fix += "; shells that do not read /etc/profile (zsh, some desktop terminals) need '. \(profile)' in ~/.zshrc or ~/.bashrc" }

@@ -405,6 +405,10 @@ public final class Migrator {
                 do {
                     try dstDir.symlink(target, name)
                     try dstDir.chownEntry(name, uid: st.uid, gid: gid)
+                } catch let e as SystemError where e.errno == EEXIST {
+                    // A client in the shared cache made the same snapshot entry meanwhile.
+                    migrated.insert(rel)
+                    return
                 } catch {
                     repo.problems.append("\(srcDir.path)/\(name): \(error); left in the source")
                     return

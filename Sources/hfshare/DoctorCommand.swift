@@ -3,8 +3,9 @@ import Foundation
 import Glibc
 import HFShareCore
 
-struct Doctor: ParsableCommand {
+struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check that a user can really use the shared cache, and say how to fix what is wrong.",
         discussion: """
         Checks, for yourself (run it unprivileged, in the shell you use) or, as root, for another user:
@@ -65,7 +66,7 @@ struct Doctor: ParsableCommand {
         if child {
             guard let root, let group, let gid = childGid else { throw ValidationError("--child needs ROOT, --group and --child-gid") }
             let target = DoctorTarget(root: Paths.absolute(root), gid: gid, groupName: group, acl: childAcl != "no")
-            checks = HFShareCore.Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment, child: true)
+            checks = Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment, child: true)
         } else {
             let shared = try SharedRoot.resolve(root, group: group)
             let target = DoctorTarget(shared)
@@ -80,9 +81,9 @@ struct Doctor: ParsableCommand {
                 guard Posix.isRoot() else {
                     throw UsageError("checking another user needs root (the test runs as that user); try: sudo hfshare doctor --user \(who.name), or let \(who.name) run 'hfshare doctor'")
                 }
-                checks = HFShareCore.Doctor.checkOther(target, user: who, binary: Self.executable())
+                checks = Doctor.checkOther(target, user: who, binary: Self.executable())
             } else {
-                checks = HFShareCore.Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment)
+                checks = Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment)
             }
             if format == .text {
                 let name = who?.name ?? NSS.user(uid: geteuid())?.name ?? String(geteuid())

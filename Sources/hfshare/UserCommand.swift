@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import HFShareCore
 
-struct User: ParsableCommand {
+struct UserCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "user",
         abstract: "Add users to a shared cache's group, remove them, list members.",
         discussion: """
         The group is the one 'hfshare init' recorded for ROOT (ROOT/.hfshare/config.json). Without a \
