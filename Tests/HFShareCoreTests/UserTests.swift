@@ -128,8 +128,9 @@ import Testing
         let box = Sandbox(), acc = TempAccounts()
         defer { box.cleanup(); acc.cleanup() }
         let user = acc.user()
-        let probe = acc.group() // a free gid; the directory group gets the next one
-        let gid = probe.gid + 1000
+        let probe = acc.group() // its name, prefixed, names the directory group
+        var gid: UInt32 = 63500 // a gid nobody has, so that only the directory can answer for it
+        while NSS.group(gid: gid) != nil { gid += 1 }
         let env = box.env.map { "\($0.key)=\(Shell.quote($0.value))" }.joined(separator: " ")
         let root = box.path("cache")
         let r = TestEnv.sh("""
