@@ -298,6 +298,7 @@ public final class Migrator {
                 guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
             }
             try srcDir.link(name, to: dstDir, name)
+            try conform(name, in: dstDir)
             return
         } catch let e as SystemError where e.errno == EXDEV {
             repo.copied = true
@@ -326,6 +327,7 @@ public final class Migrator {
             }
             try out.chown(uid: st.uid, gid: gid)
             guard Glibc.fchmod(out.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID))) == 0 else { throw SystemError("chmod", out.path) }
+            try conform(tmp, in: dstDir)
             try out.setMtime(sec: st.mtimeSec, nsec: st.mtimeNsec)
             try out.fsync()
             if let journalKey { try record(journalKey) }
@@ -397,6 +399,9 @@ public final class Migrator {
             if let there {
                 if there.type != .symlink || (try? dstDir!.readlink(name)) != target {
                     repo.refConflicts.append("\(rel): the shared cache already has a different entry here; kept the shared one")
+                } else if there.uid == 0 && st.uid != 0 && !dryRun {
+                    // Made by a run killed between symlink() and its chown: finish the chown.
+                    try? dstDir!.chownEntry(name, uid: st.uid, gid: gid)
                 }
                 migrated.insert(rel)
                 return
@@ -508,6 +513,7 @@ public final class Migrator {
     func moveFile(_ dstName: String, fd: FD, stat st: FileStat, from srcDir: FD, to dstDir: FD, expected: BlobName, sourceName: String) throws {
         do {
             try srcDir.link(sourceName, to: dstDir, dstName)
+            try conform(dstName, in: dstDir)
             return
         } catch let e as SystemError where e.errno == EXDEV {}
         let out = try dstDir.openat(dstName, flags: O_RDWR | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
@@ -515,6 +521,7 @@ public final class Migrator {
         try data.withUnsafeBytes { try out.writeAll($0) }
         try out.chown(uid: st.uid, gid: gid)
         _ = Glibc.fchmod(out.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID)))
+        try conform(dstName, in: dstDir)
         try out.setMtime(sec: st.mtimeSec, nsec: st.mtimeNsec)
         try out.fsync()
     }
@@ -545,13 +552,13 @@ public final class Migrator {
     /// nil with --dry-run when it does not exist yet.
     func ensureDirectory(_ parent: FD?, _ name: String, owner: UInt32) throws -> FD? {
         guard let parent else { return nil }
+        let tmp = Migrator.tempPrefix + "dir-" + name
+        if !dryRun { try? parent.unlink(tmp, directory: true) } // left by a killed run (empty: renamed before use)
         if let st = try? parent.stat(name) {
             guard st.type == .directory else { throw SystemError("open", parent.path + "/" + name, ENOTDIR) }
             return try parent.openDirectory(name)
         }
         if dryRun { return nil }
-        let tmp = Migrator.tempPrefix + "dir-" + name
-        try? parent.unlink(tmp, directory: true)
         try parent.mkdir(tmp, mode: 0o700)
         do {
             let fd = try parent.openDirectory(tmp)
@@ -589,6 +596,24 @@ public final class Migrator {
         try? dir.unlink(name)
     }
 
+    /// Gives a file just placed in the shared cache the policy's group, mode and ACL at once (the
+    /// Policy functions repair uses), so that a run killed before the final pass leaves nothing
+    /// unshareable behind. The file's other name in the source is the same inode; it goes soon.
+    func conform(_ name: String, in dir: FD) throws {
+        let fd = try dir.openat(name, flags: HF_O_PATH | HF_O_NOFOLLOW | HF_O_CLOEXEC)
+        let st = try fd.stat()
+        guard st.type == .regular else { return }
+        let policy = shared.policy
+        let acl = policy.aclSupported ? (try ACLStore.read(fd, .access)) : nil
+        let e = Policy.Entry(name: name, stat: st, access: acl)
+        if st.gid != policy.gid { try fd.chown(gid: policy.gid) }
+        if let want = policy.wantedAccessACL(e) { try ACLStore.write(want, to: fd, .access) }
+        let mode = policy.wantedMode(e)
+        if try fd.stat().permissions != mode { try fd.chmod(mode) }
+    }
+
+    /// Then the whole merged repo goes through the repair engine: what was already there, directories,
+    /// and anything the per-file step could not do.
     func applyPolicy(to repoPath: String) throws {
         var o = shared.scanOptions
         o.root = repoPath
