@@ -6,6 +6,8 @@
 # migrate reports as saved by deduplication equal the size of the blobs both private caches held.
 #
 #   HFSHARE=/path/to/hfshare bash Tests/e2e/e2e_migrate.sh        (as root)
+#   E2E_SETUP=naive bash Tests/e2e/e2e_migrate.sh                 migrate by 'cp -a' + rm instead: must
+#                                                                  fail (shows the test can)
 #   E2E_KEEP=1 keeps the temp dir; the users and the group are removed anyway.
 # Prints "ok - ..." / "not ok - ...: reason" per check, then "N passed, M failed"; exit 0 iff M == 0.
 set -euo pipefail
@@ -14,6 +16,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_migrate.sh: $*" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || die "must run as root (it creates users and a group)"
 [[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
+setup=${E2E_SETUP:-hfshare}
+[[ $setup == hfshare || $setup == naive ]] || die "E2E_SETUP must be hfshare or naive"
 for tool in setpriv useradd gpasswd; do command -v "$tool" >/dev/null || die "$tool is missing"; done
 py=$(bash "$here/venv.sh")/bin/python
 
@@ -118,9 +122,18 @@ check "user add A B: exit 0, tells them to log in again" useradd_ok
 check "A and B are members through NSS" sh -c "id -Gn $UA | grep -qw $G && id -Gn $UB | grep -qw $G"
 
 check "migrate --dry-run changes nothing" sh -c "before=\$(find $hubA $root -printf '%p %i %m %u %g %s\n' | sort) && $HFSHARE migrate $hubA $root --dry-run >/dev/null && [ \"\$before\" = \"\$(find $hubA $root -printf '%p %i %m %u %g %s\n' | sort)\" ]"
-outA=$("$HFSHARE" migrate "$hubA" "$root" 2>&1) && rcA=0 || rcA=$?
+migrate() { # migrate SRC [--remove-source]: hfshare, or what an admin might do by hand
+    if [[ $setup == naive ]]; then
+        cp -a "$1"/. "$root/hub"/ && chgrp -R "$G" "$root/hub" && chmod -R g+rw "$root/hub" || return
+        if [[ ${2:-} == --remove-source ]]; then rm -rf "$1"; else find "$1" -mindepth 1 -delete; fi
+        echo "saved 0 bytes"
+    else
+        "$HFSHARE" migrate "$@" "$root"
+    fi
+}
+outA=$(migrate "$hubA" 2>&1) && rcA=0 || rcA=$?
 check "migrate A's private cache: exit 0" sh -c "printf '%s\n' \"\$1\"; [ $rcA = 0 ]" - "$outA"
-outB=$("$HFSHARE" migrate "$hubB" "$root" --remove-source 2>&1) && rcB=0 || rcB=$?
+outB=$(migrate "$hubB" --remove-source 2>&1) && rcB=0 || rcB=$?
 check "migrate B's private cache --remove-source: exit 0" sh -c "printf '%s\n' \"\$1\"; [ $rcB = 0 ]" - "$outB"
 
 want=$(/usr/bin/python3 "$here/migrate_client.py" saving "$m" "$setA" "$setB")
