@@ -173,13 +173,13 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|namei|help)
+    init|audit|repair|namei|user|doctor|migrate|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair namei help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate help' -- "${cur}"))
         ;;
     esac
 }
@@ -312,6 +312,161 @@ _hfshare_namei() {
     case "${positional_number}" in
     *)
         __hfshare_add_completions -f
+        return
+        ;;
+    esac
+}
+
+_hfshare_user() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __hfshare_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    add|remove|list)
+        # Offer subcommand argument completions
+        "_hfshare_user_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'add remove list' -- "${cur}"))
+        ;;
+    esac
+}
+
+_hfshare_user_add() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--group)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion user add -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion user add -- positional@0 "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+}
+
+_hfshare_user_remove() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--group)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion user remove -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion user remove -- positional@0 "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+}
+
+_hfshare_user_list() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--group)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion user list -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion user list -- positional@0 "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+}
+
+_hfshare_doctor() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--user --group --format)
+    __hfshare_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--user')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion doctor -- --user "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion doctor -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    '--format')
+        __hfshare_add_completions -W 'text'$'\n''jsonl'
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_migrate() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --remove-source --quiet -q --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--group)
+    __hfshare_offer_flags_options 2
+
+    # Offer option value completions
+    case "${prev}" in
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion migrate -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __hfshare_add_completions -d
+        return
+        ;;
+    2)
+        __hfshare_add_completions -d
         return
         ;;
     esac

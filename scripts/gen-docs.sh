@@ -18,7 +18,9 @@ for page in "$src"/*.1; do
     [ "$base" = hfshare.help ] && continue
     name=${base//./-}
     sed -e 's/\.Xr hfshare\.\([a-z]*\)/.Xr hfshare-\1/' -e '/\.Xr hfshare-help 1 ,/d' \
-        -e 's/^\.Dt HFSHARE\.\([A-Z]*\)/.Dt HFSHARE-\1/' "$page" >"$out/man/$name.1"
+        -e 's/^\.Dt HFSHARE\.\([A-Z]*\)/.Dt HFSHARE-\1/' \
+        -e ':x' -e 's/^\(\.Xr hfshare[a-z-]*\)\.\([a-z]\)/\1-\2/' -e 'tx' \
+        -e ':y' -e 's/^\(\.Dt HFSHARE[A-Z-]*\)\.\([A-Z]\)/\1-\2/' -e 'ty' "$page" >"$out/man/$name.1"
 done
 
 bin=$(swift build --show-bin-path)/hfshare

@@ -18,3 +18,4 @@ if [ -f Tests/e2e/scenarios.sh ]; then
     HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/scenarios.sh --setup hfshare
     HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/scenarios.sh --setup naive
 fi
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_migrate.sh

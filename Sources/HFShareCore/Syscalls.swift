@@ -271,3 +271,85 @@ public enum Posix {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 }
+
+// MARK: used by user/doctor/migrate (onboarding)
+
+extension FD {
+    /// `symlinkat(target, self, name)`: the link itself, never its target.
+    public func symlink(_ target: String, _ name: String) throws {
+        guard symlinkat(target, raw, name) == 0 else { throw SystemError("symlink", FD.join(path, name)) }
+    }
+
+    /// `linkat(self/name, dir/newName)` without following a symlink: a second name for the same inode.
+    public func link(_ name: String, to dir: FD, _ newName: String) throws {
+        guard linkat(raw, name, dir.raw, newName, 0) == 0 else { throw SystemError("link", FD.join(dir.path, newName)) }
+    }
+
+    /// `renameat` between two directories (same filesystem only; EXDEV otherwise).
+    public func rename(_ from: String, to dir: FD, _ newName: String) throws {
+        guard renameat(raw, from, dir.raw, newName) == 0 else { throw SystemError("rename", FD.join(dir.path, newName)) }
+    }
+
+    /// Owner and group of an entry of this directory, the entry itself if it is a symlink.
+    public func chownEntry(_ name: String, uid: UInt32, gid: UInt32) throws {
+        guard fchownat(raw, name, uid, gid, HF_AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemError("chown", FD.join(path, name)) }
+    }
+
+    /// Owner and group of the inode behind this descriptor (O_PATH included).
+    public func chown(uid: UInt32, gid: UInt32) throws {
+        guard fchownat(raw, "", uid, gid, HF_AT_EMPTY_PATH) == 0 else { throw SystemError("chown", path) }
+    }
+
+    /// Up to `count` bytes; 0 at the end of the file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            let n = Glibc.read(raw, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if Glibc.errno != EINTR { throw SystemError("read", path) }
+        }
+    }
+
+    public func writeAll(_ buffer: UnsafeRawBufferPointer) throws {
+        var off = 0
+        while off < buffer.count {
+            let n = Glibc.write(raw, buffer.baseAddress! + off, buffer.count - off)
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw SystemError("write", path)
+            }
+            off += n
+        }
+    }
+
+    public func setMtime(sec: Int64, nsec: UInt32) throws {
+        guard hf_set_mtime(raw, sec, Int(nsec)) == 0 else { throw SystemError("utimens", path) }
+    }
+
+    /// `flock(LOCK_EX|LOCK_NB)` kept until `unlock` or close: false if somebody else holds it.
+    public func tryExclusiveLock() throws -> Bool {
+        if flock(raw, LOCK_EX | LOCK_NB) == 0 { return true }
+        if Glibc.errno == EWOULDBLOCK { return false }
+        throw SystemError("flock", path)
+    }
+
+    public func unlock() { flock(raw, LOCK_UN) }
+}
+
+extension Posix {
+    /// The process umask (read without changing it for longer than one call pair).
+    public static func currentUmask() -> UInt32 {
+        let old = umask(0o022)
+        umask(old)
+        return UInt32(old)
+    }
+
+    /// The gids of this process (`id -G` of the running session), primary included.
+    public static func processGroups() -> [UInt32] {
+        let n = getgroups(0, nil)
+        var list = [gid_t](repeating: 0, count: Int(max(n, 0)))
+        let got = list.withUnsafeMutableBufferPointer { getgroups(n, $0.baseAddress) }
+        var result = Array(list.prefix(Int(max(got, 0))))
+        if !result.contains(getegid()) { result.insert(getegid(), at: 0) }
+        return result
+    }
+}

@@ -108,6 +108,11 @@ struct Init: ParsableCommand {
 }
 
 enum HFShareCompletion {
+    static func users() -> [String] {
+        guard let text = try? String(contentsOfFile: "/etc/passwd", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }
+    }
+
     static func groups() -> [String] {
         guard let text = try? String(contentsOfFile: "/etc/group", encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }

@@ -114,10 +114,3 @@ struct Namei: ParsableCommand {
         if !reports.allSatisfy(\.ok) { throw ExitCode(1) }
     }
 }
-
-extension HFShareCompletion {
-    static func users() -> [String] {
-        guard let text = try? String(contentsOfFile: "/etc/passwd", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }
-    }
-}

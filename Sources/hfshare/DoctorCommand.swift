@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import HFShareCore
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check that a user can really use the shared cache, and say how to fix what is wrong.",
+        discussion: """
+        Checks, for yourself (run it unprivileged, in the shell you use) or, as root, for another user:
+
+        member: the user is in the group (NSS, as 'id NAME' shows after a fresh login). session: the \
+        running session has the group too ('id -G'); a session started before 'user add' does not. As \
+        root for another user: that user's running processes that lack the group. env: HF_HUB_CACHE, \
+        HF_DATASETS_CACHE, HF_XET_CACHE and HF_ASSETS_CACHE point into ROOT (set by the profile snippet) \
+        and are not overridden; an override is traced to the line of the shell startup file that sets \
+        it. token: neither HF_HOME nor HF_TOKEN_PATH puts the token inside ROOT. umask: only matters \
+        where the filesystem has no POSIX ACLs. write-hub, write-locks: a real mkdir, create, write, \
+        fsync, rename, flock and delete in a scratch directory of hub/ and hub/.locks/ (removed \
+        afterwards), and whether the new file is group-writable. flock: two descriptors of one file \
+        exclude each other, and whether the filesystem is one where flock is client-local or off \
+        (NFS, Lustre, BeeGFS, GPFS, SMB, FUSE).
+
+        As root with --user, everything after 'session' runs in a child process that drops to the \
+        user's uid and groups (setpriv --reuid --regid --init-groups) and starts through the user's \
+        login shell, so the test and the environment are the ones a fresh login of that user gets.
+
+        Every problem comes with the exact command that fixes it.
+
+        EXIT STATUS: 0 everything ok (warnings may be printed); 1 some check failed; 2 could not run \
+        (bad arguments, unknown user, --user for someone else without root).
+
+        EXAMPLES:
+          hfshare doctor
+          sudo hfshare doctor --user alice
+          hfshare doctor /shared/huggingface_cache --format jsonl
+        """
+    )
+
+    @Argument(help: "The shared cache root. Default: the one root registered in /etc/hfshare/roots.", completion: .directory)
+    var root: String?
+
+    @Option(name: .long, help: ArgumentHelp("Check this user instead of yourself (root only).", valueName: "name"),
+            completion: .custom { _, _, _ in HFShareCompletion.users() })
+    var user: String?
+
+    @Option(name: .long, help: ArgumentHelp("The shared group, for a ROOT that 'hfshare init' did not make.", valueName: "name"),
+            completion: .custom { _, _, _ in HFShareCompletion.groups() })
+    var group: String?
+
+    @Option(name: .long, help: "Output format: text, or jsonl (one JSON object per check).")
+    var format: DoctorFormat = .text
+
+    @Flag(name: .long, help: ArgumentHelp("Internal: the checks root runs as another user.", visibility: .private))
+    var child = false
+
+    @Option(name: .long, help: ArgumentHelp("Internal.", visibility: .private))
+    var childGid: UInt32?
+
+    @Option(name: .long, help: ArgumentHelp("Internal.", visibility: .private))
+    var childAcl: String?
+
+    func run() throws {
+        let checks: [DoctorCheck]
+        if child {
+            guard let root, let group, let gid = childGid else { throw ValidationError("--child needs ROOT, --group and --child-gid") }
+            let target = DoctorTarget(root: Paths.absolute(root), gid: gid, groupName: group, acl: childAcl != "no")
+            checks = Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment, child: true)
+        } else {
+            let shared = try SharedRoot.resolve(root, group: group)
+            let target = DoctorTarget(shared)
+            var who: UserRecord?
+            if let user {
+                guard let u = NSS.user(named: user) ?? UInt32(user).flatMap({ NSS.user(uid: $0) }) else {
+                    throw UsageError("\(user): no such user (NSS); check the name with: getent passwd \(user)")
+                }
+                if u.uid != geteuid() { who = u }
+            }
+            if let who {
+                guard Posix.isRoot() else {
+                    throw UsageError("checking another user needs root (the test runs as that user); try: sudo hfshare doctor --user \(who.name), or let \(who.name) run 'hfshare doctor'")
+                }
+                checks = Doctor.checkOther(target, user: who, binary: Self.executable())
+            } else {
+                checks = Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment)
+            }
+            if format == .text {
+                let name = who?.name ?? NSS.user(uid: geteuid())?.name ?? String(geteuid())
+                Output.out("hfshare doctor: \(name), \(shared.root) (group \(shared.group.name))\n")
+            }
+        }
+        if format == .jsonl {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            for c in checks { Output.out(String(decoding: try enc.encode(c), as: UTF8.self) + "\n") }
+        } else {
+            for c in checks {
+                let tag = c.status == .ok ? "ok  " : c.status == .warn ? "warn" : "FAIL"
+                Output.out("\(tag) \(c.id): \(c.message)\n")
+                if let fix = c.fix, c.status != .ok { Output.out("     fix: \(fix)\n") }
+            }
+            let failed = checks.filter { $0.status == .fail }.count
+            Output.out(failed == 0 ? "all checks passed\n" : "\(failed) check(s) failed\n")
+        }
+        if checks.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
+    }
+
+    /// This binary, by its real path, for the child that runs as the user.
+    static func executable() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
+        if n > 0 { buf[n] = 0; return String(cString: buf) }
+        return CommandLine.arguments[0]
+    }
+}
+
+enum DoctorFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, jsonl
+}
