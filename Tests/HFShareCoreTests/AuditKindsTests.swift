@@ -179,7 +179,7 @@ import Testing
         let cmd = "\(TestEnv.binary) audit \(root) --group \(g.name) >/dev/null"
         // script(1) gives the command a pseudo-terminal; CI=1 (set by TestEnv.run) also turns progress off.
         let tty = TestEnv.run(["/usr/bin/env", "-u", "CI", "/usr/bin/script", "-qec", cmd, "/dev/null"])
-        #expect(tty.stdout.contains(" entries, ") && tty.stdout.contains("/s  ") && tty.stdout.contains("/hub"), "\(tty.stdout.suffix(300))")
+        #expect(tty.stdout.contains(" entries, ") && tty.stdout.contains("/s  ") && (tty.stdout.contains("/s  /var/tmp/") || tty.stdout.contains("/s  ...")), "\(tty.stdout.suffix(300))")
         let pipe = TestEnv.run(["/usr/bin/env", "-u", "CI", "/bin/sh", "-c", cmd])
         #expect(!pipe.stderr.contains("entries"), "\(pipe.stderr)")
     }
