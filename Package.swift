@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libacl: the only ACL library we use (never parse getfacl output).
@@ -22,7 +23,7 @@ let package = Package(
         .target(name: "CHFShare"),
         .target(
             name: "HFShareCore",
-            dependencies: ["CACL", "CHFShare"],
+            dependencies: ["CACL", "CHFShare", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
