@@ -14,6 +14,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_migrate.sh: $*" >&2; exit 2; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 [[ $(id -u) == 0 ]] || die "must run as root (it creates users and a group)"
 [[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
 setup=${E2E_SETUP:-hfshare}
@@ -30,9 +32,9 @@ fakehub_pid=
 export HFSHARE_SYSCONFDIR=$T/etc HFSHARE_PROFILE=$T/profile.d/hfshare.sh # never /etc
 
 cleanup() {
-    if [[ -n $fakehub_pid ]]; then kill "$fakehub_pid" 2>/dev/null || true; wait "$fakehub_pid" 2>/dev/null || true; fi
+    stop_fakehub
     local u
-    exec 9>/run/lock/hfshare-test-accounts.lock && flock 9
+    accounts_lock
     for u in "$UA" "$UB"; do if getent passwd "$u" >/dev/null; then userdel "$u" || true; fi; done
     for u in "$UA" "$UB" "$G"; do if getent group "$u" >/dev/null; then groupdel "$u" || true; fi; done
     if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
@@ -40,51 +42,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_id() { # an id in 64000-64999 that is neither a uid nor a gid yet
-    local id
-    for ((id = 64000; id < 65000; id++)); do
-        if ! getent passwd "$id" >/dev/null && ! getent group "$id" >/dev/null; then echo "$id"; return 0; fi
-    done
-    die "no free id in 64000-64999"
-}
 mkdir -m 0711 "$T/home"
-exec 9>/run/lock/hfshare-test-accounts.lock # the Swift tests and e2e_init.sh take the same lock
-flock 9
+accounts_lock
 groupadd -g "$(free_id)" "$G"
 for u in "$UA" "$UB"; do # each with its own primary group, not yet in $G: 'user add' does that
     groupadd -g "$(free_id)" "$u"
     useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$u" -d "$T/home/$u" -s /bin/sh "$u"
 done
-flock -u 9
+accounts_unlock
 for u in "$UA" "$UB"; do install -d -m 0700 -o "$u" -g "$u" "$T/home/$u"; done
 
-install -m 0644 "$here/client.py" "$T/client.py"
-/usr/bin/python3 "$here/fakehub.py" --print-manifest >"$T/manifest.json"
-chmod 0644 "$T/manifest.json"
-/usr/bin/python3 "$here/fakehub.py" --port 0 >"$T/fakehub.out" 2>"$T/fakehub.err" &
-fakehub_pid=$!
-url=
-for _ in $(seq 100); do
-    url=$(head -n1 "$T/fakehub.out")
-    [[ -n $url ]] && break
-    kill -0 "$fakehub_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n $url ]] || die "fakehub did not start: $(cat "$T/fakehub.err")"
+start_fakehub
 
-passed=0 failed=0
-check() { # check WHAT CMD...: run CMD, report ok / not ok with the last line of its output
-    local what=$1 out lines
-    shift
-    if out=$("$@" 2>&1); then
-        echo "ok - $what"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $what: $(tail -n1 <<<"$out" | cut -c1-400)"
-        failed=$((failed + 1))
-    fi
-    if [[ -n $out ]]; then mapfile -t lines <<<"$out" && printf '#   %s\n' "${lines[@]}"; fi
-}
 
 # private USER CMD...: as USER in a fresh login environment, the client's default cache in $HOME
 private() {

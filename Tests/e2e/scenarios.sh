@@ -39,6 +39,8 @@ NAIVE_EXPECTED="2 3 4 5 7 8"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 setup=hfshare expect=
 die() { echo "scenarios.sh: $*" >&2; exit 2; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 while (($#)); do
     case $1 in
     --setup) setup=${2:-}; shift 2 || die "--setup needs a value" ;;
@@ -71,26 +73,18 @@ cleanup() {
     local u g p
     for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done # timeout passes TERM on
     for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    if [[ -n $fakehub_pid ]]; then kill "$fakehub_pid" 2>/dev/null || true; wait "$fakehub_pid" 2>/dev/null || true; fi
-    exec 9>/run/lock/hfshare-test-accounts.lock && flock 9
+    stop_fakehub
+    accounts_lock
     for u in "$UA" "$UB" "$UC" "$UD"; do if getent passwd "$u" >/dev/null; then userdel "$u" || true; fi; done
     for g in "$UB" "$UC" "$UD" "$G"; do if getent group "$g" >/dev/null; then groupdel "$g" || true; fi; done
-    flock -u 9
+    accounts_unlock
     if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_id() { # an id in 64000-64999 that is neither a uid nor a gid yet
-    local id
-    for ((id = 64000; id < 65000; id++)); do
-        if ! getent passwd "$id" >/dev/null && ! getent group "$id" >/dev/null; then echo "$id"; return 0; fi
-    done
-    die "no free id in 64000-64999"
-}
 mkdir -m 0711 "$T/home"
-exec 9>/run/lock/hfshare-test-accounts.lock # shared with the Swift tests and e2e_init.sh
-flock 9
+accounts_lock
 groupadd -g "$(free_id)" "$G"
 useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$G" -d "$T/home/$UA" -s /bin/sh "$UA"
 for u in "$UB" "$UC" "$UD"; do
@@ -98,24 +92,11 @@ for u in "$UB" "$UC" "$UD"; do
     if [[ $u == "$UD" ]]; then extra=(); else extra=(-G "$G"); fi
     useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$u" "${extra[@]}" -d "$T/home/$u" -s /bin/sh "$u"
 done
-flock -u 9
-exec 9>&-
+accounts_unlock
 for u in "$UA" "$UB" "$UC" "$UD"; do install -d -m 0700 -o "$u" -g "$(id -g "$u")" "$T/home/$u"; done
 
-install -m 0644 "$here/client.py" "$T/client.py"
-/usr/bin/python3 "$here/fakehub.py" --print-manifest >"$T/manifest.json"
-chmod 0644 "$T/manifest.json"
 M=$T/manifest.json
-/usr/bin/python3 "$here/fakehub.py" --port 0 >"$T/fakehub.out" 2>"$T/fakehub.err" &
-fakehub_pid=$!
-url=
-for _ in $(seq 100); do
-    url=$(head -n1 "$T/fakehub.out")
-    [[ -n $url ]] && break
-    kill -0 "$fakehub_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n $url ]] || die "fakehub did not start: $(cat "$T/fakehub.err")"
+start_fakehub
 hub() { /usr/bin/python3 "$here/fakehub.py" --control "$url" "$@" >/dev/null; }
 
 # ---- reporting ---------------------------------------------------------------------------------
