@@ -8,6 +8,8 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 
@@ -119,4 +121,91 @@ struct hf_xattr_args { uint64_t value; uint32_t size; uint32_t flags; };
 long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, void *buf, size_t size) {
     struct hf_xattr_args args = { (uint64_t)(uintptr_t)buf, (uint32_t)size, 0 };
     return syscall(__NR_getxattrat, dirfd, path, at_flags, name, &args, sizeof args);
+}
+
+int hf_fstatfs(int fd, struct hf_statfs *out) {
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0) return -1;
+    out->type = (long)sf.f_type;
+    out->flags = (unsigned long)sf.f_flags;
+    out->namelen = (long)sf.f_namelen;
+    return 0;
+}
+
+int hf_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname, int flags) {
+    return linkat(olddirfd, oldname, newdirfd, newname, flags);
+}
+
+int hf_fchown(int fd, uint32_t uid, uint32_t gid) {
+    return fchown(fd, uid, gid);
+}
+
+/* Lock attempts in a fresh child process each: a separate process is what another huggingface_hub
+   client is, and some filesystems (JuiceFS 0.x with an SQL engine) fail or succeed per process
+   (the FUSE lock owner id). Only async-signal-safe calls run in the child. */
+static int lock_once(int fd, int api, int exclusive) {
+    if (api == 0) return flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, api == 1 ? F_SETLK : F_OFD_SETLK, &fl);
+}
+
+static int child_lock(int dirfd, const char *name, int api, int exclusive) {
+    int fd = openat(dirfd, name, (exclusive || api != 0 ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return errno;
+    return lock_once(fd, api, exclusive) == 0 ? 0 : errno;
+}
+
+int hf_lock_child_try(int dirfd, const char *name, int api, int exclusive) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) { close(p[0]); close(p[1]); return -1; }
+    if (pid == 0) {
+        int r = child_lock(dirfd, name, api, exclusive);
+        (void)!write(p[1], &r, sizeof r);
+        _exit(0);
+    }
+    close(p[1]);
+    int r = -1;
+    if (read(p[0], &r, sizeof r) != sizeof r) r = -1;
+    close(p[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (r == -1) errno = ECHILD;
+    return r;
+}
+
+int hf_lock_child_hold(int dirfd, const char *name, int api, struct hf_lock_holder *h) {
+    int result[2], control[2];
+    if (pipe2(result, O_CLOEXEC) != 0) return -1;
+    if (pipe2(control, O_CLOEXEC) != 0) { close(result[0]); close(result[1]); return -1; }
+    pid_t pid = fork();
+    if (pid < 0) { close(result[0]); close(result[1]); close(control[0]); close(control[1]); return -1; }
+    if (pid == 0) {
+        close(control[1]);
+        int r = child_lock(dirfd, name, api, 1);
+        (void)!write(result[1], &r, sizeof r);
+        if (r == 0) { char c; while (read(control[0], &c, 1) < 0 && errno == EINTR) {} }
+        _exit(0);
+    }
+    close(result[1]);
+    close(control[0]);
+    int r = -1;
+    if (read(result[0], &r, sizeof r) != sizeof r) r = -1;
+    close(result[0]);
+    h->pid = pid;
+    h->control = control[1];
+    if (r != 0) { hf_lock_child_release(h); if (r == -1) errno = ECHILD; }
+    return r;
+}
+
+void hf_lock_child_release(struct hf_lock_holder *h) {
+    if (h->pid <= 0) return;
+    close(h->control);
+    int status;
+    while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR) {}
+    h->pid = 0;
 }

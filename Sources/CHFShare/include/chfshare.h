@@ -50,6 +50,21 @@ long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, 
 
 int hf_open(int dirfd, const char *name, int flags, unsigned mode);
 
+/* Probe helpers: statfs fields, linkat, fchown. All return 0 or -1 with errno. */
+struct hf_statfs { long type; unsigned long flags; long namelen; };
+int hf_fstatfs(int fd, struct hf_statfs *out);
+int hf_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname, int flags);
+int hf_fchown(int fd, uint32_t uid, uint32_t gid);
+
+/* One lock attempt in a fresh child process (api 0 flock, 1 F_SETLK, 2 F_OFD_SETLK): 0 taken (and
+   released by the child's exit), else the child's errno (EWOULDBLOCK/EAGAIN/EACCES when held);
+   -1 with errno if no child could be run. */
+int hf_lock_child_try(int dirfd, const char *name, int api, int exclusive);
+/* A child that takes the lock exclusively and holds it until hf_lock_child_release. Returns as above. */
+struct hf_lock_holder { int pid; int control; };
+int hf_lock_child_hold(int dirfd, const char *name, int api, struct hf_lock_holder *h);
+void hf_lock_child_release(struct hf_lock_holder *h);
+
 extern const int HF_O_PATH;
 extern const int HF_O_NOATIME;
 extern const int HF_O_NOFOLLOW;
