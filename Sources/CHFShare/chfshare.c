@@ -132,14 +132,6 @@ int hf_fstatfs(int fd, struct hf_statfs *out) {
     return 0;
 }
 
-int hf_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname, int flags) {
-    return linkat(olddirfd, oldname, newdirfd, newname, flags);
-}
-
-int hf_fchown(int fd, uint32_t uid, uint32_t gid) {
-    return fchown(fd, uid, gid);
-}
-
 /* Lock attempts in a fresh child process each: a separate process is what another huggingface_hub
    client is, and some filesystems (JuiceFS 0.x with an SQL engine) fail or succeed per process
    (the FUSE lock owner id). Only async-signal-safe calls run in the child. */

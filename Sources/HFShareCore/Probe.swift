@@ -426,13 +426,13 @@ struct Trial {
     func links() -> [ProbeCheck] {
         var checks: [ProbeCheck] = []
         do {
-            try scratch.symlink("target-of-link", as: "sl")
+            try scratch.symlink("target-of-link", "sl")
             let back = try scratch.readlink("sl")
             checks.append(ProbeCheck(.symlink, back == "target-of-link" ? .yes : .no, "readlink gave \(back)"))
         } catch { checks.append(ProbeCheck(.symlink, .no, Trial.describe(error))) }
         do {
             _ = try scratch.createFile("h1", mode: 0o600)
-            try scratch.link("h1", as: "h2")
+            try scratch.link("h1", to: scratch, "h2")
             let a = try scratch.stat("h1"), b = try scratch.stat("h2")
             let ok = a.ino == b.ino && a.nlink == 2
             checks.append(ProbeCheck(.hardlink, ok ? .yes : .no, ok ? "two names, one inode, nlink 2" : "inodes \(a.ino)/\(b.ino), nlink \(a.nlink)"))

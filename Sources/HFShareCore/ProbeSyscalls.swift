@@ -89,19 +89,8 @@ extension FD {
         return FD(raw: fd, path: path + "/(O_TMPFILE)")
     }
 
-    /// A second name `newName` for `name`, both in this directory.
-    public func link(_ name: String, as newName: String) throws {
-        guard hf_linkat(raw, name, raw, newName, 0) == 0 else { throw SystemError("link", FD.join(path, newName)) }
-    }
 
-    public func symlink(_ target: String, as name: String) throws {
-        guard symlinkat(target, raw, name) == 0 else { throw SystemError("symlink", FD.join(path, name)) }
-    }
 
-    /// chown to both a new owner and a new group (root only; root_squash turns it into EPERM).
-    public func chown(uid: UInt32, gid: UInt32) throws {
-        guard hf_fchown(raw, uid, gid) == 0 else { throw SystemError("chown", path) }
-    }
 
     public func write(_ bytes: [UInt8]) throws {
         let n = bytes.withUnsafeBytes { Glibc.pwrite(raw, $0.baseAddress, bytes.count, 0) }

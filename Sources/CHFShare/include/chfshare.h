@@ -50,11 +50,9 @@ long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, 
 
 int hf_open(int dirfd, const char *name, int flags, unsigned mode);
 
-/* Probe helpers: statfs fields, linkat, fchown. All return 0 or -1 with errno. */
+/* statfs fields for the probe. 0 or -1 with errno. */
 struct hf_statfs { long type; unsigned long flags; long namelen; };
 int hf_fstatfs(int fd, struct hf_statfs *out);
-int hf_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname, int flags);
-int hf_fchown(int fd, uint32_t uid, uint32_t gid);
 
 /* One lock attempt in a fresh child process (api 0 flock, 1 F_SETLK, 2 F_OFD_SETLK): 0 taken (and
    released by the child's exit), else the child's errno (EWOULDBLOCK/EAGAIN/EACCES when held);
