@@ -132,9 +132,11 @@ int hf_fstatfs(int fd, struct hf_statfs *out) {
     return 0;
 }
 
-/* Lock attempts in a fresh child process each: a separate process is what another huggingface_hub
-   client is, and some filesystems (JuiceFS 0.x with an SQL engine) fail or succeed per process
-   (the FUSE lock owner id). Only async-signal-safe calls run in the child. */
+/* Lock attempts by child processes: a separate process is what another huggingface_hub client is,
+   and some filesystems (JuiceFS 0.x with an SQL engine) fail or succeed per lock owner, an id the
+   kernel derives from the process's file table and open file. Every child of a batch stays alive
+   (its descriptor open) until the batch ends, so no two of them can reuse each other's memory and
+   so share an owner id. Only async-signal-safe calls run in the children. */
 static int lock_once(int fd, int api, int exclusive) {
     if (api == 0) return flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
     struct flock fl;
@@ -144,60 +146,58 @@ static int lock_once(int fd, int api, int exclusive) {
     return fcntl(fd, api == 1 ? F_SETLK : F_OFD_SETLK, &fl);
 }
 
-static int child_lock(int dirfd, const char *name, int api, int exclusive) {
-    int fd = openat(dirfd, name, (exclusive || api != 0 ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return errno;
-    return lock_once(fd, api, exclusive) == 0 ? 0 : errno;
+static void unlock_once(int fd, int api) {
+    if (api == 0) { flock(fd, LOCK_UN); return; }
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fcntl(fd, api == 1 ? F_SETLK : F_OFD_SETLK, &fl);
 }
 
-int hf_lock_child_try(int dirfd, const char *name, int api, int exclusive) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return -1;
-    pid_t pid = fork();
-    if (pid < 0) { close(p[0]); close(p[1]); return -1; }
-    if (pid == 0) {
-        int r = child_lock(dirfd, name, api, exclusive);
-        (void)!write(p[1], &r, sizeof r);
-        _exit(0);
+int hf_lock_batch_run(int dirfd, const char *name, int api, int exclusive, int hold, int n, int *results,
+                      struct hf_lock_batch *b) {
+    int control[2];
+    b->count = 0;
+    b->control = -1;
+    if (n > HF_LOCK_BATCH_MAX) n = HF_LOCK_BATCH_MAX;
+    if (pipe2(control, O_CLOEXEC) != 0) return -1;
+    b->control = control[1];
+    for (int i = 0; i < n; i++) {
+        int result[2];
+        if (pipe2(result, O_CLOEXEC) != 0) break;
+        pid_t pid = fork();
+        if (pid < 0) { close(result[0]); close(result[1]); break; }
+        if (pid == 0) {
+            close(control[1]);
+            close(result[0]);
+            int r = 0;
+            int fd = openat(dirfd, name, (exclusive || api != 0 ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) r = errno;
+            else if (lock_once(fd, api, exclusive) != 0) r = errno;
+            else if (!hold) unlock_once(fd, api);
+            (void)!write(result[1], &r, sizeof r);
+            char c;
+            while (read(control[0], &c, 1) < 0 && errno == EINTR) {}
+            _exit(0);
+        }
+        close(result[1]);
+        b->pids[b->count++] = pid;
+        int r = -1;
+        if (read(result[0], &r, sizeof r) != sizeof r) r = ECHILD;
+        close(result[0]);
+        results[i] = r;
+        if (hold && r == 0) break;
     }
-    close(p[1]);
-    int r = -1;
-    if (read(p[0], &r, sizeof r) != sizeof r) r = -1;
-    close(p[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    if (r == -1) errno = ECHILD;
-    return r;
-}
-
-int hf_lock_child_hold(int dirfd, const char *name, int api, struct hf_lock_holder *h) {
-    int result[2], control[2];
-    if (pipe2(result, O_CLOEXEC) != 0) return -1;
-    if (pipe2(control, O_CLOEXEC) != 0) { close(result[0]); close(result[1]); return -1; }
-    pid_t pid = fork();
-    if (pid < 0) { close(result[0]); close(result[1]); close(control[0]); close(control[1]); return -1; }
-    if (pid == 0) {
-        close(control[1]);
-        int r = child_lock(dirfd, name, api, 1);
-        (void)!write(result[1], &r, sizeof r);
-        if (r == 0) { char c; while (read(control[0], &c, 1) < 0 && errno == EINTR) {} }
-        _exit(0);
-    }
-    close(result[1]);
     close(control[0]);
-    int r = -1;
-    if (read(result[0], &r, sizeof r) != sizeof r) r = -1;
-    close(result[0]);
-    h->pid = pid;
-    h->control = control[1];
-    if (r != 0) { hf_lock_child_release(h); if (r == -1) errno = ECHILD; }
-    return r;
+    return b->count;
 }
 
-void hf_lock_child_release(struct hf_lock_holder *h) {
-    if (h->pid <= 0) return;
-    close(h->control);
-    int status;
-    while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR) {}
-    h->pid = 0;
+void hf_lock_batch_end(struct hf_lock_batch *b) {
+    if (b->control >= 0) { close(b->control); b->control = -1; }
+    for (int i = 0; i < b->count; i++) {
+        int status;
+        while (waitpid(b->pids[i], &status, 0) < 0 && errno == EINTR) {}
+    }
+    b->count = 0;
 }

@@ -456,46 +456,43 @@ struct Trial {
 
     // MARK: locks
 
-    /// `tries` attempts, each by a fresh process: how many got the lock and which errors the others saw.
-    func attempts(_ name: String, _ api: LockAPI, _ mode: LockMode) -> (ok: Int, errors: [String: Int]) {
-        var ok = 0, errors: [String: Int] = [:]
-        for _ in 0..<options.lockTries {
-            do {
-                if try scratch.tryLockInChild(name, api, mode) { ok += 1 } else { errors["held", default: 0] += 1 }
-            } catch let e as SystemError { errors[e.errnoName, default: 0] += 1 } catch { errors["\(error)", default: 0] += 1 }
+    /// `lockTries` processes each try once: counts per outcome ("taken", "held", or an errno name).
+    func attempts(_ name: String, _ api: LockAPI, _ mode: LockMode, in dir: FD? = nil) -> [String: Int] {
+        do {
+            return try (dir ?? scratch).lockAttemptsByChildren(name, api, mode, count: options.lockTries)
+                .reduce(into: [:]) { $0[$1.label, default: 0] += 1 }
+        } catch {
+            return [Trial.describe(error): options.lockTries]
         }
-        return (ok, errors)
     }
 
-    func summary(_ a: (ok: Int, errors: [String: Int])) -> String {
-        var parts = a.ok > 0 ? ["taken by \(a.ok)"] : []
-        parts += a.errors.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" }
-        return parts.joined(separator: ", ") + " of \(options.lockTries) processes"
+    /// "taken by 9, EIO on 7 of 16 processes"
+    func summary(_ counts: [String: Int]) -> String {
+        var parts = counts["taken"].map { ["taken by \($0)"] } ?? []
+        parts += counts.filter { $0.key != "taken" }.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" }
+        return parts.joined(separator: ", ") + " of \(counts.values.reduce(0, +)) processes"
     }
 
-    /// A child process holding `name` locked with `api`; several processes are tried, because where
-    /// locks fail per process one of them may still get it.
-    func holdLock(_ name: String, _ api: LockAPI) -> (holder: ChildLock?, failures: String) {
-        var errors: [String: Int] = [:]
-        for _ in 0..<options.lockTries {
-            do {
-                if let holder = try scratch.holdLockInChild(name, api) { return (holder, "") }
-                errors["held", default: 0] += 1
-            } catch let e as SystemError { errors[e.errnoName, default: 0] += 1 } catch { errors["\(error)", default: 0] += 1 }
-        }
-        let errs = errors.sorted { $0.key < $1.key }.map { "\($0.key) on \($0.value)" }.joined(separator: ", ")
-        return (nil, "no process could take the lock to hold it (\(errs) of \(options.lockTries))")
-    }
+    static func onlyTaken(_ counts: [String: Int]) -> Bool { counts.keys.allSatisfy { $0 == "taken" } && !counts.isEmpty }
 
-    /// While a lock is held, fresh processes try it through `dir` (here or the peer).
-    func contention(_ name: String, _ api: LockAPI, contender dir: FD) -> ProbeCheck.Contention {
-        var held = 0, got = 0, errors: [String: Int] = [:]
-        for _ in 0..<options.lockTries {
-            do {
-                if try dir.tryLockInChild(name, api, .exclusive) { got += 1 } else { held += 1 }
-            } catch let e as SystemError { errors[e.errnoName, default: 0] += 1 } catch { errors["\(error)", default: 0] += 1 }
+    /// Holds the lock in one process and has `lockTries` others try it through `contender` (here or
+    /// the peer). Only "every other process found it held" is a yes.
+    func blocking(_ api: LockAPI, _ id: ProbeCheckID, contender: FD, what: String) -> ProbeCheck {
+        let holder: ChildLock?, failures: [LockAttempt]
+        do { (holder, failures) = try scratch.holdLockInChild("lock", api, tries: options.lockTries) } catch {
+            return ProbeCheck(id, .untested, Trial.describe(error))
         }
-        return ProbeCheck.Contention(held: held, got: got, errors: errors, tries: options.lockTries)
+        guard let holder else {
+            let counts = failures.reduce(into: [String: Int]()) { $0[$1.label, default: 0] += 1 }
+            // No lock to contend for: a local check says no (locks do not work), a peer check cannot tell.
+            return ProbeCheck(id, id.rawValue.hasPrefix("peer") ? .untested : .no, "no process could take the lock to hold it (\(summary(counts)))")
+        }
+        defer { holder.release() }
+        let counts = attempts("lock", api, .exclusive, in: contender)
+        let held = counts["held"] ?? 0, total = counts.values.reduce(0, +)
+        var detail = "held by one process\(failures.isEmpty ? "" : " (after \(summary(failures.reduce(into: [:]) { $0[$1.label, default: 0] += 1 })))"); \(what): "
+        detail += summary(counts)
+        return ProbeCheck(id, held == total && total > 0 ? .yes : .no, detail)
     }
 
     func locks() -> [ProbeCheck] {
@@ -506,23 +503,15 @@ struct Trial {
         }
         var checks: [ProbeCheck] = []
         let ex = attempts("lock", .flock, .exclusive)
-        checks.append(ProbeCheck(.flockExclusive, ex.errors.isEmpty ? .yes : .no, summary(ex)))
+        checks.append(ProbeCheck(.flockExclusive, Trial.onlyTaken(ex) ? .yes : .no, summary(ex)))
         let sh = attempts("lock", .flock, .shared)
-        checks.append(ProbeCheck(.flockShared, sh.errors.isEmpty ? .yes : .no, summary(sh)))
-        checks.append(blocking(.flock, .flockNonblocking, contender: scratch, what: "another process"))
+        checks.append(ProbeCheck(.flockShared, Trial.onlyTaken(sh) ? .yes : .no, summary(sh)))
+        checks.append(blocking(.flock, .flockNonblocking, contender: scratch, what: "other processes"))
         let posix = attempts("lock", .posix, .exclusive)
-        let ofd = blocking(.posix, .fcntlLock, contender: scratch, what: "another process")
-        checks.append(ProbeCheck(.fcntlLock, posix.errors.isEmpty && ofd.answer == .yes ? .yes : .no,
-                                 "F_SETLK alone: \(summary(posix)); held by one process: \(ofd.detail)"))
+        let held = blocking(.posix, .fcntlLock, contender: scratch, what: "other processes")
+        checks.append(ProbeCheck(.fcntlLock, Trial.onlyTaken(posix) && held.answer == .yes ? .yes : .no,
+                                 "F_SETLK alone: \(summary(posix)); \(held.detail)"))
         return checks
-    }
-
-    /// Holds the lock in one process and has others try it through `contender`.
-    func blocking(_ api: LockAPI, _ id: ProbeCheckID, contender: FD, what: String) -> ProbeCheck {
-        let (holder, failures) = holdLock("lock", api)
-        guard let holder else { return ProbeCheck(id, id.rawValue.hasPrefix("peer") ? .untested : .no, failures) }
-        defer { holder.release() }
-        return contention("lock", api, contender: contender).check(id, what: what)
     }
 
     // MARK: root_squash
@@ -577,8 +566,8 @@ struct Trial {
         } catch { checks.append(ProbeCheck(.peerVisible, .no, Trial.describe(error))) }
 
         // Locks held here, tried there.
-        checks.append(blocking(.flock, .peerFlock, contender: peerDir, what: "a process on the peer"))
-        checks.append(blocking(.posix, .peerFcntl, contender: peerDir, what: "a process on the peer"))
+        checks.append(blocking(.flock, .peerFlock, contender: peerDir, what: "processes through the peer"))
+        checks.append(blocking(.posix, .peerFcntl, contender: peerDir, what: "processes through the peer"))
 
         // Owner and group of files made on either side, seen from the other.
         do {
@@ -607,22 +596,5 @@ struct Trial {
             checks.append(ProbeCheck(.peerACL, .untested, "no ACL here to compare"))
         }
         return checks
-    }
-}
-
-extension ProbeCheck {
-    /// The outcome of "hold a lock, try it again elsewhere" over several tries.
-    struct Contention {
-        var held: Int, got: Int, errors: [String: Int], tries: Int
-
-        func check(_ id: ProbeCheckID, what: String) -> ProbeCheck {
-            var parts: [String] = []
-            if held > 0 { parts.append("\(what) saw it held on \(held)") }
-            if got > 0 { parts.append("\(what) got it too on \(got)") }
-            for (e, n) in errors.sorted(by: { $0.key < $1.key }) { parts.append("\(e) on \(n)") }
-            let detail = parts.joined(separator: ", ") + " of \(tries) tries"
-            // Blocking is the only right answer; a second holder or an error is a "no".
-            return ProbeCheck(id, got == 0 && errors.isEmpty && held > 0 ? .yes : .no, detail)
-        }
     }
 }

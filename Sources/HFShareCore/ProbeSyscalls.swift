@@ -17,22 +17,43 @@ public enum LockMode: Sendable { case exclusive, shared }
 extension LockAPI {
     var code: Int32 { self == .flock ? 0 : (self == .posix ? 1 : 2) }
     var call: String { self == .flock ? "flock" : (self == .posix ? "fcntl(F_SETLK)" : "fcntl(F_OFD_SETLK)") }
+}
 
-    static func interpret(_ r: Int32, _ api: LockAPI, _ path: String) throws -> Bool {
-        if r == 0 { return true }
-        if r < 0 { throw SystemError("fork", path) }
-        let e = SystemError(api.call, path, r)
-        if e.isLockContention { return false }
-        throw e
+/// What one process got when it tried a lock.
+public enum LockAttempt: Equatable, Sendable {
+    case taken
+    /// Somebody else holds it (EWOULDBLOCK, EAGAIN, EACCES).
+    case held
+    case failed(SystemError)
+
+    init(_ code: Int32, _ api: LockAPI, _ path: String) {
+        if code == 0 { self = .taken; return }
+        let e = SystemError(api.call, path, code)
+        self = e.isLockContention ? .held : .failed(e)
+    }
+
+    /// "taken", "held" or the errno's name, for counting.
+    public var label: String {
+        switch self {
+        case .taken: return "taken"
+        case .held: return "held"
+        case .failed(let e): return e.errnoName
+        }
     }
 }
 
-/// A lock held by a child process; released when the child is told to exit.
+/// A lock held by a child process until `release()` (or until this object goes).
 public final class ChildLock {
-    private var holder: hf_lock_holder
-    init(_ h: hf_lock_holder) { holder = h }
-    public func release() { hf_lock_child_release(&holder) }
-    deinit { hf_lock_child_release(&holder) }
+    var batch = ChildLock.emptyBatch()
+
+    static func emptyBatch() -> hf_lock_batch {
+        var b = hf_lock_batch()
+        b.control = -1
+        return b
+    }
+
+    public func release() { hf_lock_batch_end(&batch) }
+    deinit { hf_lock_batch_end(&batch) }
 }
 
 /// What statfs says about a mounted filesystem.
@@ -61,20 +82,30 @@ public enum Errno {
 }
 
 extension FD {
-    /// One non-blocking lock attempt on `name` in this directory, made by a fresh child process (a
-    /// separate process is what another client is; some filesystems answer per process): true if
-    /// taken, false if somebody else holds it; other errors (ENOSYS, EIO, ENOLCK, ...) are thrown,
-    /// because they are what the probe is looking for.
-    public func tryLockInChild(_ name: String, _ api: LockAPI, _ mode: LockMode) throws -> Bool {
-        let r = hf_lock_child_try(raw, name, api.code, mode == .exclusive ? 1 : 0)
-        return try LockAPI.interpret(r, api, FD.join(path, name))
+    /// Non-blocking lock attempts on `name` in this directory by `count` child processes, each
+    /// releasing at once (a separate process is what another client is; some filesystems answer per
+    /// process). Errors other than "somebody holds it" (ENOSYS, EIO, ENOLCK, ...) are results, not
+    /// throws: they are what the probe is looking for.
+    public func lockAttemptsByChildren(_ name: String, _ api: LockAPI, _ mode: LockMode, count: Int) throws -> [LockAttempt] {
+        var batch = ChildLock.emptyBatch()
+        defer { hf_lock_batch_end(&batch) }
+        var results = [Int32](repeating: 0, count: count)
+        let n = hf_lock_batch_run(raw, name, api.code, mode == .exclusive ? 1 : 0, 0, Int32(count), &results, &batch)
+        guard n > 0 else { throw SystemError("fork", FD.join(path, name)) }
+        return results[0..<Int(n)].map { LockAttempt($0, api, FD.join(path, name)) }
     }
 
-    /// A child process that holds `name` locked exclusively until `release()`; nil if somebody else holds it.
-    public func holdLockInChild(_ name: String, _ api: LockAPI) throws -> ChildLock? {
-        var h = hf_lock_holder()
-        let r = hf_lock_child_hold(raw, name, api.code, &h)
-        return try LockAPI.interpret(r, api, FD.join(path, name)) ? ChildLock(h) : nil
+    /// Child processes try to take `name` exclusively, up to `tries` of them; the first that gets it
+    /// holds it until `release()`. Also returns what the others got.
+    public func holdLockInChild(_ name: String, _ api: LockAPI, tries: Int) throws -> (ChildLock?, [LockAttempt]) {
+        let lock = ChildLock()
+        var results = [Int32](repeating: 0, count: tries)
+        let n = hf_lock_batch_run(raw, name, api.code, 1, 1, Int32(tries), &results, &lock.batch)
+        guard n > 0 else { throw SystemError("fork", FD.join(path, name)) }
+        let attempts = results[0..<Int(n)].map { LockAttempt($0, api, FD.join(path, name)) }
+        if attempts.last == .taken { return (lock, Array(attempts.dropLast())) }
+        lock.release()
+        return (nil, attempts)
     }
 
     /// Creates a new regular file `name` here (O_EXCL, never following a symlink).

@@ -54,14 +54,17 @@ int hf_open(int dirfd, const char *name, int flags, unsigned mode);
 struct hf_statfs { long type; unsigned long flags; long namelen; };
 int hf_fstatfs(int fd, struct hf_statfs *out);
 
-/* One lock attempt in a fresh child process (api 0 flock, 1 F_SETLK, 2 F_OFD_SETLK): 0 taken (and
-   released by the child's exit), else the child's errno (EWOULDBLOCK/EAGAIN/EACCES when held);
-   -1 with errno if no child could be run. */
-int hf_lock_child_try(int dirfd, const char *name, int api, int exclusive);
-/* A child that takes the lock exclusively and holds it until hf_lock_child_release. Returns as above. */
-struct hf_lock_holder { int pid; int control; };
-int hf_lock_child_hold(int dirfd, const char *name, int api, struct hf_lock_holder *h);
-void hf_lock_child_release(struct hf_lock_holder *h);
+/* Lock attempts by up to n child processes (api 0 flock, 1 F_SETLK, 2 F_OFD_SETLK), forked one after
+   another and all kept alive until hf_lock_batch_end (so each has its own lock owner). Each child
+   opens name in dirfd and tries the lock without blocking: results[i] is 0 if it got the lock, else its
+   errno (EWOULDBLOCK/EAGAIN/EACCES when somebody holds it). hold 0: each child releases at once;
+   hold 1: stop at the first child that got it, which holds it until hf_lock_batch_end.
+   Returns how many children ran (results filled), -1 with errno if none could. */
+#define HF_LOCK_BATCH_MAX 64
+struct hf_lock_batch { int control; int count; int pids[HF_LOCK_BATCH_MAX]; };
+int hf_lock_batch_run(int dirfd, const char *name, int api, int exclusive, int hold, int n, int *results,
+                      struct hf_lock_batch *b);
+void hf_lock_batch_end(struct hf_lock_batch *b);
 
 extern const int HF_O_PATH;
 extern const int HF_O_NOATIME;
