@@ -9,15 +9,16 @@ struct Probe: ParsableCommand {
         Reports the filesystem type (statfs magic) and its mount (source, mount point, options from \
         /proc/self/mountinfo), then tries, in a scratch directory it creates under PATH and removes \
         again: POSIX access ACLs, default-ACL inheritance to new files and dirs, setgid inheritance of the \
-        group and of the setgid bit, flock (exclusive, shared, and whether a held lock blocks a second \
-        open; each tried several times on fresh opens, since some filesystems fail only some attempts with \
-        EIO), fcntl record locks (F_SETLK and F_OFD_SETLK), symlinks, hard links, O_TMPFILE, rename over an \
+        group and of the setgid bit, flock (exclusive, shared, and whether a lock held by one process \
+        blocks the others; each tried by 16 separate processes, since some filesystems fail only some \
+        processes, with EIO), fcntl record locks (F_SETLK and F_OFD_SETLK), symlinks, hard links, O_TMPFILE, rename over an \
         existing file, and whether root can chown (root_squash). Every "no" comes with what it means for a \
         Hugging Face cache and what hfshare does about it. 'hfshare init' runs the same probe and adapts \
         its policy; the answers it acted on are in ROOT/.hfshare/probe.json.
 
         With --peer, PATH's scratch directory is also reached through MOUNTPOINT, another mount of the \
-        same filesystem (another node's view, e.g. a second client mount): a file written here must be \
+        same filesystem (another node's view, e.g. a second client mount; PATH's place below its own \
+        mount point is looked up below MOUNTPOINT): a file written here must be \
         seen there, a flock and an fcntl lock held here must block an attempt there, and owner, group and \
         ACLs must look the same through both.
 
@@ -31,7 +32,7 @@ struct Probe: ParsableCommand {
         EXAMPLES:
           hfshare probe /shared/huggingface_cache
           hfshare probe /shared/huggingface_cache --json | jq '.checks[] | select(.answer == "no")'
-          sudo hfshare probe /lustre/hf --peer /mnt/lustre-second-client/hf
+          sudo hfshare probe /lustre/hf --peer /mnt/lustre-second-client
         """
     )
 
