@@ -177,7 +177,7 @@ public struct ProbeResult: Codable, Sendable {
             notes.append("\(path) has no POSIX ACLs (tried); policy is setgid + group mode bits, and the profile sets umask 002 for members")
         }
         if !setgidInherits {
-            notes.append("\(path) does not pass the setgid group on (tried): new dirs and files get their creator's group, not the shared group. Recommended: run 'hfshare repair' on a timer (hfshare init --enable-timer) and make the shared group members' primary group")
+            notes.append("\(path) does not pass the setgid group on (tried): new dirs and files get their creator's group, not the shared group. Recommended: run 'hfshare repair' on a timer (hfshare init --enable-timer) and make the shared group the members' primary group")
         }
         if !flockWorks {
             let what = [ProbeCheckID.flockExclusive, .flockShared, .flockNonblocking].compactMap { id in
