@@ -173,20 +173,20 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|namei|user|doctor|migrate|help)
+    init|audit|repair|namei|user|doctor|migrate|probe|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate probe help' -- "${cur}"))
         ;;
     esac
 }
 
 _hfshare_init() {
     repeating_flags=()
-    non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --dry-run --quiet -q --version -h --help)
+    non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --enable-timer --dry-run --quiet -q --version -h --help)
     repeating_options=()
     non_repeating_options=(--group --gid --other)
     __hfshare_offer_flags_options 1
@@ -466,6 +466,33 @@ _hfshare_migrate() {
         return
         ;;
     2)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_probe() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--peer --gid)
+    __hfshare_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--peer')
+        __hfshare_add_completions -d
+        return
+        ;;
+    '--gid')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
         __hfshare_add_completions -d
         return
         ;;

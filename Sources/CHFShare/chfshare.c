@@ -8,6 +8,8 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <linux/openat2.h>
 
@@ -119,4 +121,83 @@ struct hf_xattr_args { uint64_t value; uint32_t size; uint32_t flags; };
 long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, void *buf, size_t size) {
     struct hf_xattr_args args = { (uint64_t)(uintptr_t)buf, (uint32_t)size, 0 };
     return syscall(__NR_getxattrat, dirfd, path, at_flags, name, &args, sizeof args);
+}
+
+int hf_fstatfs(int fd, struct hf_statfs *out) {
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0) return -1;
+    out->type = (long)sf.f_type;
+    out->flags = (unsigned long)sf.f_flags;
+    out->namelen = (long)sf.f_namelen;
+    return 0;
+}
+
+/* Lock attempts by child processes: a separate process is what another huggingface_hub client is,
+   and some filesystems (JuiceFS 0.x with an SQL engine) fail or succeed per lock owner, an id the
+   kernel derives from the process's file table and open file. Every child of a batch stays alive
+   (its descriptor open) until the batch ends, so no two of them can reuse each other's memory and
+   so share an owner id. Only async-signal-safe calls run in the children. */
+static int lock_once(int fd, int api, int exclusive) {
+    if (api == 0) return flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = exclusive ? F_WRLCK : F_RDLCK;
+    fl.l_whence = SEEK_SET;
+    return fcntl(fd, api == 1 ? F_SETLK : F_OFD_SETLK, &fl);
+}
+
+static void unlock_once(int fd, int api) {
+    if (api == 0) { flock(fd, LOCK_UN); return; }
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fcntl(fd, api == 1 ? F_SETLK : F_OFD_SETLK, &fl);
+}
+
+int hf_lock_batch_run(int dirfd, const char *name, int api, int exclusive, int hold, int n, int *results,
+                      struct hf_lock_batch *b) {
+    int control[2];
+    b->count = 0;
+    b->control = -1;
+    if (n > HF_LOCK_BATCH_MAX) n = HF_LOCK_BATCH_MAX;
+    if (pipe2(control, O_CLOEXEC) != 0) return -1;
+    b->control = control[1];
+    for (int i = 0; i < n; i++) {
+        int result[2];
+        if (pipe2(result, O_CLOEXEC) != 0) break;
+        pid_t pid = fork();
+        if (pid < 0) { close(result[0]); close(result[1]); break; }
+        if (pid == 0) {
+            close(control[1]);
+            close(result[0]);
+            int r = 0;
+            int fd = openat(dirfd, name, (exclusive || api != 0 ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) r = errno;
+            else if (lock_once(fd, api, exclusive) != 0) r = errno;
+            else if (!hold) unlock_once(fd, api);
+            (void)!write(result[1], &r, sizeof r);
+            char c;
+            while (read(control[0], &c, 1) < 0 && errno == EINTR) {}
+            _exit(0);
+        }
+        close(result[1]);
+        b->pids[b->count++] = pid;
+        int r = -1;
+        if (read(result[0], &r, sizeof r) != sizeof r) r = ECHILD;
+        close(result[0]);
+        results[i] = r;
+        if (hold && r == 0) break;
+    }
+    close(control[0]);
+    return b->count;
+}
+
+void hf_lock_batch_end(struct hf_lock_batch *b) {
+    if (b->control >= 0) { close(b->control); b->control = -1; }
+    for (int i = 0; i < b->count; i++) {
+        int status;
+        while (waitpid(b->pids[i], &status, 0) < 0 && errno == EINTR) {}
+    }
+    b->count = 0;
 }

@@ -26,6 +26,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case lockStale = "lock-stale"
     case incompleteOld = "incomplete-old"
     case parentNotTraversable = "parent-not-traversable"
+    /// The group's GID on this node differs from the one `init` recorded (multi-node clusters).
+    case groupGIDMismatch = "group-gid-mismatch"
     /// Not a SPEC rule but an honest result: a directory the walk could not read; the walk goes on.
     case unreadable = "unreadable"
 
@@ -33,7 +35,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     public var fixable: Bool {
         switch self {
         case .tokenReadable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
-             .specialFile, .parentNotTraversable, .unreadable:
+             .specialFile, .parentNotTraversable, .groupGIDMismatch, .unreadable:
             return false
         default:
             return true
@@ -67,6 +69,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .lockStale: return "old lock file that nobody holds"
         case .incompleteOld: return "old unfinished download (*.incomplete)"
         case .parentNotTraversable: return "members cannot search this ancestor of the cache root"
+        case .groupGIDMismatch: return "the shared group has another GID on this node than init recorded (members here are not members on the filesystem)"
         case .unreadable: return "could not be read; its subtree was not checked"
         }
     }

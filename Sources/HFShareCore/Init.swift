@@ -11,6 +11,8 @@ public struct InitOptions: Sendable {
     public var rootIsMember: Bool = false
     public var writeProfile: Bool = true
     public var dryRun: Bool = false
+    /// Install and enable the nightly `hfshare repair` (systemd timer, else cron.d).
+    public var enableTimer: Bool = false
 
     public init(root: String, group: String) { self.root = root; self.group = group }
 }
@@ -21,6 +23,8 @@ public struct InitReport: Sendable {
     public var group: GroupRecord?
     public var plan: [String] = []
     public var aclSupported = true
+    /// What the filesystem did when init tried it (this run, or recorded by the first run).
+    public var probe: ProbeResult?
     public var scan: ScanSummary?
     /// What init changed (or would), and what it could not or must not fix: counts per kind plus the
     /// first paths of each, so adopting a tree of millions of entries keeps memory flat.
@@ -32,6 +36,11 @@ public struct InitReport: Sendable {
 
     /// Changes made to the tree and the files init owns; 0 on a second run.
     public var changes: Int { plan.count + (scan.map { $0.count(.fixed) + $0.extraChanges } ?? 0) }
+    /// What the filesystem means for the cache, in sentences for the admin.
+    public var notes: [String] {
+        if let probe { return probe.notes }
+        return aclSupported ? [] : ["\(root) has no POSIX ACLs (read-only guess for --dry-run); policy is setgid + group mode bits, and the profile sets umask 002 for members"]
+    }
 }
 
 /// `hfshare init`: creates or adopts ROOT and brings it to the policy with the same engine repair uses.
@@ -81,7 +90,8 @@ public enum Initializer {
         }
         let probeTarget = exists ? rootPath : nearestExisting(rootPath)
         if o.dryRun {
-            report.aclSupported = (try? ACLProbe.supportsACL(in: probeTarget, dryRun: true)) ?? true
+            report.probe = exists ? ProbeRecord.load(root: rootPath) : nil
+            report.aclSupported = (try? RootConfig.load(root: rootPath))??.acl ?? FilesystemProbe.answersACLReads(probeTarget)
             for sub in skeleton where !exists || !FileManager.default.fileExists(atPath: rootPath + "/" + sub) {
                 report.plan.append("create \(rootPath)/\(sub)")
             }
@@ -107,8 +117,12 @@ public enum Initializer {
             // the mtime of .hfshare).
             if let recorded = try? RootConfig.load(root: rootPath) {
                 report.aclSupported = recorded.acl
+                report.probe = ProbeRecord.load(root: rootPath)
             } else {
-                report.aclSupported = try ACLProbe.supportsACL(inState: state)
+                var probe = try FilesystemProbe.run(in: state, options: ProbeOptions(gid: gid))
+                probe.path = rootPath
+                report.probe = probe
+                report.aclSupported = probe.aclPolicyWorks
             }
             policy.aclSupported = report.aclSupported
             // Readable by members (the config), writable by root only.
@@ -157,6 +171,10 @@ public enum Initializer {
             }
         } else {
             if try Files.writeAtomically(configPath, config.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) { report.plan.append("write \(configPath)") }
+            if let probe = report.probe,
+               try Files.writeAtomically(ProbeRecord.path(rootPath), probe.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) {
+                report.plan.append("record the filesystem probe in \(ProbeRecord.path(rootPath))")
+            }
             if try Registry.register(rootPath) { report.plan.append("register \(rootPath) in \(Registry.file)") }
             if o.writeProfile {
                 let dir = (Paths.profilePath as NSString).deletingLastPathComponent
@@ -166,6 +184,7 @@ public enum Initializer {
                 }
             }
         }
+        if o.enableTimer { report.plan += try RepairTimer.enable(dryRun: o.dryRun) }
         return report
     }
 
@@ -188,30 +207,14 @@ public enum Initializer {
     }
 }
 
-/// Finds out by trying whether the filesystem keeps POSIX ACLs (never by its name: NFSv4, JuiceFS and
-/// some FUSE mounts accept the syscalls' existence but not the ACL).
-public enum ACLProbe {
-    public static func supportsACL(inState state: FD) throws -> Bool {
-        let name = "probe-\(getpid())"
-        try? state.unlink(name, directory: true)
-        try state.mkdir(name, mode: 0o700)
-        defer { try? state.unlink(name, directory: true) }
-        let dir = try state.openDirectory(name)
-        let acl = PosixACL([ACLEntry(.userObj, .rwx), ACLEntry(.groupObj, .rx), ACLEntry(.group(0), .rwx),
-                            ACLEntry(.mask, .rwx), ACLEntry(.other, [])])
-        do {
-            try ACLStore.write(acl, to: dir, .default)
-            try ACLStore.write(acl, to: dir, .access)
-        } catch let e as SystemError where e.errno == EOPNOTSUPP || e.errno == ENOTSUP {
-            return false
-        }
-        return try ACLStore.read(dir, .default) == acl
-    }
+/// The probe answers init acted on, kept in `ROOT/.hfshare/probe.json` so that a re-run can repeat its
+/// notes without probing again (which would change .hfshare).
+public enum ProbeRecord {
+    public static func path(_ root: String) -> String { root + "/" + Paths.stateDirectory + "/probe.json" }
 
-    /// Read-only guess for --dry-run: does the filesystem answer ACL reads at all.
-    public static func supportsACL(in path: String, dryRun: Bool) throws -> Bool {
-        let fd = try FD.openDirectory(path)
-        return ACLStore.filesystemAnswers(fd)
+    public static func load(root: String) -> ProbeResult? {
+        guard let data = FileManager.default.contents(atPath: path(root)) else { return nil }
+        return try? JSONDecoder().decode(ProbeResult.self, from: data)
     }
 }
 

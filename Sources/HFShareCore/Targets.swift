@@ -38,10 +38,38 @@ public struct TargetOptions: Sendable {
         guard let g = NSS.resolveGroup(groupName) else {
             throw UsageError("group '\(groupName)' does not exist on this machine (NSS); check the name or create it")
         }
-        let acl = config?.acl ?? ((try? ACLProbe.supportsACL(in: root, dryRun: true)) ?? true)
-        let policy = Policy(gid: g.gid, groupName: g.name, other: config?.other ?? .readExecute, aclSupported: acl, staleAge: staleAge)
+        // init recorded what its probe found; a bare cache gets the read-only guess (audit creates nothing).
+        let acl = config?.acl ?? FilesystemProbe.answersACLReads(root)
+        // On a node where NSS gives the group another GID than init recorded (group-gid-mismatch, see
+        // GroupGIDCheck) the tree's truth is the recorded GID: repair must not move a cluster's cache to
+        // one node's local GID.
+        let gid = (config.map { $0.group == g.name } ?? false) ? config!.gid : g.gid
+        let policy = Policy(gid: gid, groupName: g.name, other: config?.other ?? .readExecute, aclSupported: acl, staleAge: staleAge)
         var o = ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember || (config?.rootIsMember ?? false))
         o.excludes = excludes
         return o
+    }
+}
+
+/// `group-gid-mismatch`: on a cluster, `init` ran on one node and recorded the group's GID in
+/// ROOT/.hfshare/config.json; a node whose NSS gives the same group name another GID sees every file's
+/// group as foreign, and its members are not members on the shared filesystem. Report-only: the fix is
+/// in NSS (or the recorded config), never in the tree.
+public enum GroupGIDCheck {
+    /// Pure: the finding for a recorded config and what NSS says here, or nil when they agree.
+    public static func finding(root: String, config: RootConfig?, local: GroupRecord?) -> Finding? {
+        guard let config else { return nil }
+        let here = local.map { "gid \($0.gid)" } ?? "no such group"
+        if let local, local.gid == config.gid { return nil }
+        return Finding(kind: .groupGIDMismatch, path: root,
+                       detail: "\(RootConfig.path(root)) records \(config.group) = gid \(config.gid); NSS on this node says \(here)",
+                       fix: "give \(config.group) gid \(config.gid) on this node (groupmod -g \(config.gid) \(config.group), or fix LDAP/SSSD) so that every node agrees")
+    }
+
+    /// The events `audit` (and `repair`, which leaves it) adds for ROOT before its walk: at most one.
+    public static func events(root: String, fix: Bool = false) -> [Event] {
+        guard let config = try? RootConfig.load(root: root),
+              let f = finding(root: root, config: config, local: NSS.group(named: config.group)) else { return [] }
+        return [Event(finding: f, outcome: fix ? .left : .found, error: nil)]
     }
 }

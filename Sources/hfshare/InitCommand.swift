@@ -19,8 +19,15 @@ struct Init: ParsableCommand {
         /etc/profile.d/hfshare.sh, which points members' HF_HUB_CACHE, HF_DATASETS_CACHE, HF_XET_CACHE \
         and HF_ASSETS_CACHE into ROOT and HF_TOKEN_PATH into each home (HF_HOME is never set to ROOT).
 
-        ACL support is found by trying in ROOT/.hfshare; without it the policy falls back to setgid + \
-        mode bits and the profile sets umask 002 for members.
+        What the filesystem really does is found by trying in ROOT/.hfshare (the same checks as \
+        'hfshare probe', recorded in ROOT/.hfshare/probe.json): without working POSIX ACLs the policy \
+        falls back to setgid + mode bits and the profile sets umask 002 for members; where new dirs do not \
+        get the setgid dir's group, init says so and recommends a nightly 'hfshare repair' \
+        (--enable-timer sets it up); where flock is broken it says how huggingface_hub will behave.
+
+        --enable-timer installs and enables hfshare-repair.timer (systemd units in \
+        /etc/systemd/system) when systemd runs, else writes /etc/cron.d/hfshare with an hourly audit \
+        and a nightly repair.
 
         A second run changes nothing and says so. Refuses /, system trees, symlinks a user could \
         redirect, a ROOT that is a file and unknown groups, with no change.
@@ -31,6 +38,7 @@ struct Init: ParsableCommand {
         EXAMPLES:
           sudo hfshare init /shared/huggingface_cache --group hf-users
           sudo hfshare init /scratch/hf --group ml --create-group --gid 4200 --other none
+          sudo hfshare init /juicefs/hf --group hf-users --enable-timer
           hfshare init /shared/huggingface_cache --group hf-users --print-env --no-profile
         """
     )
@@ -60,6 +68,9 @@ struct Init: ParsableCommand {
     @Flag(name: .long, help: "Print the environment snippet (for other shells or environment modules).")
     var printEnv = false
 
+    @Flag(name: .long, help: "Run 'hfshare repair' nightly: systemd timer where systemd runs, else /etc/cron.d/hfshare.")
+    var enableTimer = false
+
     @Flag(name: .long, help: "Print the plan and change nothing.")
     var dryRun = false
 
@@ -74,15 +85,14 @@ struct Init: ParsableCommand {
         o.rootIsMember = rootIsMember
         o.writeProfile = !noProfile
         o.dryRun = dryRun
+        o.enableTimer = enableTimer
         let report = try Initializer.run(o)
 
         if printEnv { Output.out(report.profile) }
         let say = { (s: String) in if !quiet && !printEnv { Output.out(s) } else if !quiet { Output.err(s) } }
         let prefix = dryRun ? "would " : ""
         for step in report.plan { say("\(prefix)\(step)\n") }
-        if !report.aclSupported {
-            say("note: \(report.root) has no POSIX ACLs (tried); policy is setgid + group mode bits, and the profile sets umask 002 for members\n")
-        }
+        for note in report.notes { say("note: \(note)\n") }
         if let scan = report.scan {
             if !report.changed.isEmpty && !quiet {
                 say(Report.text(report.changed, verb: "repair"))

@@ -50,6 +50,22 @@ long hf_getxattrat(int dirfd, const char *path, int at_flags, const char *name, 
 
 int hf_open(int dirfd, const char *name, int flags, unsigned mode);
 
+/* statfs fields for the probe. 0 or -1 with errno. */
+struct hf_statfs { long type; unsigned long flags; long namelen; };
+int hf_fstatfs(int fd, struct hf_statfs *out);
+
+/* Lock attempts by up to n child processes (api 0 flock, 1 F_SETLK, 2 F_OFD_SETLK), forked one after
+   another and all kept alive until hf_lock_batch_end (so each has its own lock owner). Each child
+   opens name in dirfd and tries the lock without blocking: results[i] is 0 if it got the lock, else its
+   errno (EWOULDBLOCK/EAGAIN/EACCES when somebody holds it). hold 0: each child releases at once;
+   hold 1: stop at the first child that got it, which holds it until hf_lock_batch_end.
+   Returns how many children ran (results filled), -1 with errno if none could. */
+#define HF_LOCK_BATCH_MAX 64
+struct hf_lock_batch { int control; int count; int pids[HF_LOCK_BATCH_MAX]; };
+int hf_lock_batch_run(int dirfd, const char *name, int api, int exclusive, int hold, int n, int *results,
+                      struct hf_lock_batch *b);
+void hf_lock_batch_end(struct hf_lock_batch *b);
+
 extern const int HF_O_PATH;
 extern const int HF_O_NOATIME;
 extern const int HF_O_NOFOLLOW;
