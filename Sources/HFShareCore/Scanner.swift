@@ -136,6 +136,8 @@ public final class Scanner: @unchecked Sendable {
         let root = try Paths.openVerifiedDirectory(options.root)
         rootFD = root
         checkAncestors()
+        // The recorded GID against this node's NSS (clusters): one finding for ROOT, report-only.
+        for e in GroupGIDCheck.events(root: options.root, fix: options.fix != nil) { emit(e.finding, e.outcome) }
         let rootStat = try root.stat()
         rootDev = rootStat.dev
         rootReaddirFills = FD.fillingReaddirMagics.contains(root.filesystemMagic)

@@ -260,6 +260,15 @@ import Testing
         let target = try TargetOptions(roots: [root], group: nil, staleAge: 86400, rootIsMember: false, excludes: []).resolve()
         #expect(target.first?.policy.gid == g.gid + 100_000)
         #expect(GroupGIDCheck.finding(root: root, config: config, local: nil)?.detail.contains("no such group") == true)
+
+        // Through the CLI: audit reports it (exit 1, jsonl and Prometheus); repair leaves it (report-only).
+        let audit = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(audit.status == 1)
+        #expect(audit.stdout.contains("\"kind\":\"group-gid-mismatch\"") && audit.stdout.contains("\"path\":\"\(root)\""), "\(audit.stdout)")
+        let prom = box.hfshare(["audit", root, "--format", "prometheus"])
+        #expect(prom.stdout.contains("kind=\"group-gid-mismatch\",fixable=\"false\"} 1"))
+        let repair = box.hfshare(["repair", root, "--format", "jsonl"])
+        #expect(repair.stdout.contains("\"kind\":\"group-gid-mismatch\"") && repair.stdout.contains("\"outcome\":\"left\""), "\(repair.stdout)")
     }
 
     @Test func mountinfoLines() {
