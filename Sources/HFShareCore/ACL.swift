@@ -134,7 +134,7 @@ public enum ACLStore {
     /// The access ACL of `name` in an open directory, read without opening the entry (never following
     /// a symlink): getxattrat(2) where the kernel has it, else lgetxattr on `/proc/self/fd/DIR/name`.
     public static func readEntry(in dir: FD, _ name: String) throws -> PosixACL? {
-        let path = "/proc/self/fd/\(dir.raw)/\(name)"
+        var path: String { "/proc/self/fd/\(dir.raw)/\(name)" } // only for the fallbacks
         return try withXattrBuffer { buf in
             var n = -1
             if haveGetxattrat {
