@@ -17,6 +17,8 @@ install -Dm644 completions/_hfshare /usr/share/zsh/vendor-completions/_hfshare
 install -Dm644 completions/hfshare.fish /usr/share/fish/vendor_completions.d/hfshare.fish
 install -Dm644 dist/hfshare-audit.service /etc/systemd/system/hfshare-audit.service
 install -Dm644 dist/hfshare-audit.timer /etc/systemd/system/hfshare-audit.timer
+install -Dm644 dist/hfshare-repair.service /etc/systemd/system/hfshare-repair.service   # enabled by: hfshare init --enable-timer
+install -Dm644 dist/hfshare-repair.timer /etc/systemd/system/hfshare-repair.timer
 install -Dm644 dist/hfshare.cron /usr/share/doc/hfshare/examples/hfshare.cron
 command -v mandb >/dev/null && mandb -q 2>/dev/null || true
 echo "installed $PREFIX/bin/hfshare ($("$PREFIX/bin/hfshare" --version)), man pages, completions, systemd units"
