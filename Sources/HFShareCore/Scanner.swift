@@ -342,15 +342,23 @@ public final class Scanner: @unchecked Sendable {
         if !target.hasPrefix("/") {
             var depth = place.depth
             var inside = true
-            for comp in target.utf8.split(separator: UInt8(ascii: "/")) {
-                if comp.elementsEqual(".".utf8) { continue }
-                if comp.elementsEqual("..".utf8) {
+            // One pass over the bytes (no array of components: this runs for every symlink).
+            var length = 0, dots = 0
+            func endComponent() {
+                if length == 2 && dots == 2 {
                     depth -= 1
-                    if depth < 0 { inside = false; break }
-                } else {
+                    if depth < 0 { inside = false }
+                } else if length > 0 && !(length == 1 && dots == 1) {
                     depth += 1
                 }
+                length = 0; dots = 0
             }
+            for byte in target.utf8 where inside {
+                if byte == UInt8(ascii: "/") { endComponent(); continue }
+                length += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+            if inside { endComponent() }
             if inside {
                 if depth == 0 { return nil } // ROOT itself
                 do { _ = try dir.stat(target, follow: true) } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
