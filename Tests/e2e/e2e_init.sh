@@ -26,7 +26,7 @@ py=$(bash "$here/venv.sh")/bin/python
 model=hfshare-test/tiny-model
 dataset=hfshare-test/tiny-dataset
 G=hfe2e$$ UA=hfe2ea$$ UB=hfe2eb$$ # B's own primary group is also named $UB
-T=$(mktemp -d /var/tmp/hfe2e.XXXXXX)
+T=$(mktemp -d "${E2E_TMPDIR:-/var/tmp}/hfe2e.XXXXXX") # E2E_TMPDIR: run on another filesystem
 chmod 755 "$T"
 fakehub_pid=
 export HFSHARE_SYSCONFDIR=$T/etc # keep our throwaway roots out of /etc/hfshare/roots
