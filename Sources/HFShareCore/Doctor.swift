@@ -362,29 +362,25 @@ public enum Doctor {
         }
     }
 
-    /// Does flock exclude? Two open file descriptions of one file in this process must conflict;
-    /// where they do not (or flock fails), the client's download locks protect nothing.
+    /// Does flock exclude? Tried as `hfshare probe` tries it (one implementation): several processes
+    /// take, share and contend for a lock in a scratch dir in hub/. Where that fails (EIO from some
+    /// processes on JuiceFS 0.14, ENOLCK, ENOSYS) or does not exclude, the client's download locks
+    /// protect nothing.
     static func flockCheck(_ hub: FD) -> DoctorCheck {
         let trap = flockTrap(magic: hub.filesystemMagic)
-        let name = ".hfshare-doctor-flock-\(geteuid())-\(getpid())"
-        defer { try? hub.unlink(name) }
-        do {
-            let a = try hub.openat(name, flags: O_RDWR | O_CREAT | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o666)
-            let b = try hub.openat(name, flags: O_RDWR | HF_O_NOFOLLOW | HF_O_CLOEXEC)
-            guard try a.tryExclusiveLock() else { throw SystemError("flock", a.path, EWOULDBLOCK) }
-            let second = try b.tryExclusiveLock()
-            a.unlock(); b.unlock()
-            if second {
-                return DoctorCheck("flock", .fail, "flock does not exclude on this filesystem: two downloads of the same file would not wait for each other",
-                                   fix: trap ?? "mount the filesystem with flock support")
-            }
-            if let trap { return DoctorCheck("flock", .warn, "flock works on this host; across hosts: \(trap)") }
-            return DoctorCheck("flock", .ok, "flock excludes (local filesystem)")
-        } catch let e as SystemError {
+        let checks: [ProbeCheck]
+        do { checks = try FilesystemProbe.lockChecks(in: hub) } catch let e as SystemError {
             if e.errno == EACCES || e.errno == EPERM { return DoctorCheck("flock", .warn, "could not test flock: \(e.reason) (see write-hub)") }
-            return DoctorCheck("flock", .fail, "flock fails here (\(e.reason)): huggingface_hub cannot lock downloads", fix: trap ?? "mount the filesystem with flock support (Lustre: -o flock)")
+            return DoctorCheck("flock", .fail, "flock test failed here (\(e.reason)): huggingface_hub cannot lock downloads", fix: trap ?? "mount the filesystem with flock support (Lustre: -o flock)")
         } catch {
             return DoctorCheck("flock", .fail, "\(error)")
         }
+        let flockChecks = checks.filter { $0.id == .flockExclusive || $0.id == .flockShared || $0.id == .flockNonblocking }
+        if let bad = flockChecks.first(where: { $0.answer != .yes }) {
+            return DoctorCheck("flock", .fail, "flock does not work reliably here (\(bad.id.rawValue): \(bad.detail)): huggingface_hub's download locks fail or protect nothing",
+                               fix: trap ?? "mount the filesystem with flock support (Lustre: -o flock); run: hfshare probe \(Shell.quote(hub.path))")
+        }
+        if let trap { return DoctorCheck("flock", .warn, "flock works on this host; across hosts: \(trap)") }
+        return DoctorCheck("flock", .ok, "flock excludes (local filesystem)")
     }
 }

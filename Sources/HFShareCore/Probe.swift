@@ -249,6 +249,15 @@ public enum FilesystemProbe {
         return result
     }
 
+    /// Only the lock checks (flock exclusive/shared/blocking, fcntl), in a scratch dir in `parent`:
+    /// what `doctor` asks, tried the same way (separate processes) as the full probe.
+    public static func lockChecks(in parent: FD, options: ProbeOptions = ProbeOptions()) throws -> [ProbeCheck] {
+        let name = ".hfshare-probe.\(Posix.pid).\(UInt32.random(in: 0...UInt32.max))"
+        try parent.mkdir(name, mode: 0o700)
+        defer { try? parent.removeTree(name) }
+        return Trial(scratch: try parent.openDirectory(name), options: options).locks()
+    }
+
     /// Read-only first guess, for `init --dry-run` and a bare cache with no probe record: does the
     /// filesystem answer ACL reads at all.
     public static func answersACLReads(_ path: String) -> Bool {

@@ -84,7 +84,10 @@ import Testing
 
     /// Runs `hfshare probe --json` in a fresh dir and checks each answer against truth.sh.
     @discardableResult
-    static func probeMatchesTruth(_ m: Mounted, gid: UInt32, peer: Bool = true) throws -> ProbeResult {
+    /// `randomLockFailures`: JuiceFS 0.14 fails a lock with EIO for some lock owners and not others
+    /// (owner ids that do not fit its SQL column), so two samples of 16 processes can disagree. There a
+    /// lock "no" is true if the probe saw the failure itself (EIO in its detail) or truth.sh saw one.
+    static func probeMatchesTruth(_ m: Mounted, gid: UInt32, peer: Bool = true, randomLockFailures: Bool = false) throws -> ProbeResult {
         let target = m.mountPoint + "/probed"
         try m.sh("mkdir '\(target)'")
         var args = ["probe", target, "--json", "--gid", String(gid)]
@@ -97,7 +100,12 @@ import Testing
         let expectedIDs = Set(ProbeCheckID.allCases.filter { peer || !$0.rawValue.hasPrefix("peer-") })
         // peer-acl is only comparable where ACLs work; truth.sh does not try it.
         #expect(Set(truth.keys).union([.peerACL]).isSuperset(of: expectedIDs), "truth.sh lacks \(expectedIDs.subtracting(truth.keys))")
+        let lockIDs: Set<ProbeCheckID> = [.flockExclusive, .flockShared, .flockNonblocking, .fcntlLock]
         for id in expectedIDs where id != .peerACL {
+            if randomLockFailures && lockIDs.contains(id) && result[id] == .no {
+                #expect(truth[id] == .no || (result.check(id)?.detail ?? "").contains("EIO"), "\(id.rawValue): probe says no without a failure it saw: \(result.check(id)?.detail ?? "")")
+                continue
+            }
             #expect(result[id] == truth[id], "\(id.rawValue): probe says \(result[id].rawValue) (\(result.check(id)?.detail ?? "")), the filesystem did \(truth[id]?.rawValue ?? "?")")
         }
         if peer {
@@ -157,7 +165,7 @@ import Testing
         let m = try Self.juicefs()
         mounted = m
         let g = acc.group()
-        let result = try Self.probeMatchesTruth(m, gid: g.gid)
+        let result = try Self.probeMatchesTruth(m, gid: g.gid, randomLockFailures: true)
         #expect(result.filesystem.type == "fuse.juicefs" && result.filesystem.magic == "0x65735546", "\(result.filesystem)")
         for id in [ProbeCheckID.aclAccess, .aclDefaultFile, .aclDefaultDir, .setgidGroupFile, .setgidGroupDir, .setgidBitDir, .tmpfile] {
             #expect(result[id] == .no, "\(id.rawValue): \(result.check(id)?.detail ?? "")")
