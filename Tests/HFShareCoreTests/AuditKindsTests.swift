@@ -135,6 +135,28 @@ import Testing
         #expect(TreeSnapshot.take(f.root) == before)
     }
 
+    /// `--exclude` drops paths (glob on the path under ROOT or on the name, subtrees included) and
+    /// `--stale-age` moves the line between an old lock and a stale one.
+    @Test func excludeAndStaleAge() throws {
+        let f = try Self.makeFixture()
+        defer { Self.tearDown(f) }
+        func kinds(_ extra: [String]) throws -> Set<String> {
+            let r = f.box.hfshare(["audit", f.root, "--format", "jsonl"] + extra)
+            #expect(r.status == 1, "\(r.stderr)")
+            return Set(try r.stdout.split(separator: "\n").map { line in
+                let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                return "\(o["kind"]!) \(o["path"]!)"
+            })
+        }
+        let excluded = try kinds(["--exclude", "hub/d-*", "--exclude", "*.incomplete", "--exclude", "snapshots"])
+        let dropped: (String) -> Bool = { $0.contains("/hub/d-") || $0.hasSuffix(".incomplete") || $0.contains("/snapshots/") }
+        #expect(excluded == f.expected.filter { !dropped($0) }, "extra: \(excluded.subtracting(f.expected)) missing: \(f.expected.filter { !dropped($0) }.subtracting(excluded))")
+        let patient = try kinds(["--stale-age", "5d"])
+        #expect(patient == f.expected.filter { !$0.hasPrefix("lock-stale ") && !$0.hasPrefix("incomplete-old ") })
+        let bad = f.box.hfshare(["audit", f.root, "--stale-age", "soon"])
+        #expect(bad.status == 2 && bad.stderr.contains("--stale-age soon"))
+    }
+
     @Test func quietHealthyAuditPrintsNothing() throws {
         let box = Sandbox(), acc = TempAccounts()
         defer { box.cleanup(); acc.cleanup() }
