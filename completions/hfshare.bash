@@ -218,7 +218,7 @@ _hfshare_audit() {
     repeating_flags=()
     non_repeating_flags=(--root-is-member --all --quiet -q --fix --dry-run --version -h --help)
     repeating_options=(--exclude)
-    non_repeating_options=(--group --stale-age --format --textfile)
+    non_repeating_options=(--group --stale-age --threads --format --textfile)
     __hfshare_offer_flags_options -1
 
     # Offer option value completions
@@ -231,6 +231,9 @@ _hfshare_audit() {
         return
         ;;
     '--exclude')
+        return
+        ;;
+    '--threads')
         return
         ;;
     '--format')
@@ -256,7 +259,7 @@ _hfshare_repair() {
     repeating_flags=()
     non_repeating_flags=(--root-is-member --all --quiet -q --dry-run --version -h --help)
     repeating_options=(--exclude)
-    non_repeating_options=(--group --stale-age --format)
+    non_repeating_options=(--group --stale-age --threads --format)
     __hfshare_offer_flags_options -1
 
     # Offer option value completions
@@ -269,6 +272,9 @@ _hfshare_repair() {
         return
         ;;
     '--exclude')
+        return
+        ;;
+    '--threads')
         return
         ;;
     '--format')

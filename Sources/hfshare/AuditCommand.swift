@@ -25,6 +25,9 @@ struct ScanArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Skip entries whose path relative to ROOT, or name, matches this glob (repeatable).", valueName: "pattern"))
     var exclude: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Directories walked at once. Default: one per CPU (at least 2). On NFS, Lustre or other network filesystems, where each call waits on the server, 8-32 is faster.", valueName: "n"))
+    var threads: Int?
+
     @Option(name: .long, help: "Output format: text, jsonl (one JSON object per finding on stdout) or prometheus.")
     var format: OutputFormat = .text
 
@@ -38,7 +41,10 @@ struct ScanArguments: ParsableArguments {
         guard let age = Report.parseDuration(staleAge) else {
             throw UsageError("--stale-age \(staleAge): not a duration; use e.g. 36h, 2d, 90m")
         }
-        return try TargetOptions(roots: roots, group: group, staleAge: age, rootIsMember: rootIsMember, excludes: exclude).resolve()
+        if let threads, !(1...256).contains(threads) { throw UsageError("--threads \(threads): use 1 to 256") }
+        var targets = try TargetOptions(roots: roots, group: group, staleAge: age, rootIsMember: rootIsMember, excludes: exclude).resolve()
+        if let threads { for i in targets.indices { targets[i].threads = threads } }
+        return targets
     }
 }
 

@@ -153,6 +153,9 @@ import Testing
         #expect(excluded == f.expected.filter { !dropped($0) }, "extra: \(excluded.subtracting(f.expected)) missing: \(f.expected.filter { !dropped($0) }.subtracting(excluded))")
         let patient = try kinds(["--stale-age", "5d"])
         #expect(patient == f.expected.filter { !$0.hasPrefix("lock-stale ") && !$0.hasPrefix("incomplete-old ") })
+        // One walker thread or many: the same findings.
+        #expect(try kinds(["--threads", "1"]) == f.expected && (try kinds(["--threads", "16"])) == f.expected)
+        #expect(f.box.hfshare(["audit", f.root, "--threads", "0"]).status == 2)
         let bad = f.box.hfshare(["audit", f.root, "--stale-age", "soon"])
         #expect(bad.status == 2 && bad.stderr.contains("--stale-age soon"))
     }
