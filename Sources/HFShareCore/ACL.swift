@@ -129,7 +129,8 @@ public enum ACLStore {
         }
     }
 
-    nonisolated(unsafe) private static var haveGetxattrat = true
+    /// Cleared at the first ENOSYS (kernels before 6.13); tests clear it to exercise the fallback.
+    nonisolated(unsafe) static var haveGetxattrat = true
 
     /// The access ACL of `name` in an open directory, read without opening the entry (never following
     /// a symlink): getxattrat(2) where the kernel has it, else lgetxattr on `/proc/self/fd/DIR/name`.
