@@ -452,7 +452,7 @@ _hfshare_doctor() {
 
 _hfshare_migrate() {
     repeating_flags=()
-    non_repeating_flags=(--dry-run --remove-source --quiet -q --version -h --help)
+    non_repeating_flags=(--dry-run --remove-source --quiet -q --json --version -h --help)
     repeating_options=()
     non_repeating_options=(--group)
     __hfshare_offer_flags_options 2

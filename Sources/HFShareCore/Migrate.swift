@@ -12,7 +12,7 @@ public struct MigrateOptions: Sendable {
 }
 
 /// What happened to one repo directory (`models--org--name`).
-public struct RepoMigration: Sendable {
+public struct RepoMigration: Sendable, Codable {
     public var name: String
     public var blobsMoved = 0
     public var bytesMoved: UInt64 = 0
@@ -52,6 +52,24 @@ public struct MigrateReport: Sendable {
     public var blobsShared: Int { repos.reduce(0) { $0 + $1.blobsShared } }
     public var blobsMoved: Int { repos.reduce(0) { $0 + $1.blobsMoved } }
     public var complete: Bool { problems.isEmpty && repos.allSatisfy(\.complete) }
+
+    /// `migrate --json`: the report with its totals, for scripts (Ansible registers it).
+    public func json() -> Data {
+        struct Out: Encodable {
+            var source, destination: String
+            var dryRun, complete, sourceRemoved: Bool
+            var blobsMoved, blobsShared, policyFixed: Int
+            var bytesMoved, bytesSaved: UInt64
+            var repos: [RepoMigration]
+            var problems, notes: [String]
+        }
+        let out = Out(source: source, destination: destination, dryRun: dryRun, complete: complete, sourceRemoved: sourceRemoved,
+                      blobsMoved: blobsMoved, blobsShared: blobsShared, policyFixed: policyFixed,
+                      bytesMoved: bytesMoved, bytesSaved: bytesSaved, repos: repos, problems: problems, notes: notes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(out)) ?? Data("{}".utf8)
+    }
 }
 
 /// `hfshare migrate`: merges a private hub cache into the shared one.

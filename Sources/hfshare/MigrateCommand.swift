@@ -54,12 +54,20 @@ struct Migrate: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only problems and the totals.")
     var quiet = false
 
+    @Flag(name: .long, help: "Print the report as one JSON object (repos, bytes moved and saved, ref conflicts, problems) instead of text.")
+    var json = false
+
     func run() throws {
         let shared = try SharedRoot.resolve(root, group: group)
         var o = MigrateOptions(source: source)
         o.dryRun = dryRun
         o.removeSource = removeSource
         let r = try Migrator.run(o, into: shared)
+        if json {
+            Output.out(String(decoding: r.json(), as: UTF8.self) + "\n")
+            if !r.complete { throw ExitCode(1) }
+            return
+        }
         let would = dryRun ? "would " : ""
         Output.out("\(dryRun ? "dry run: " : "")\(r.source) -> \(r.destination)\n")
         for repo in r.repos {

@@ -95,6 +95,12 @@ import Testing
         let ma = f.box.hfshare(["migrate", a, f.root])
         #expect(ma.status == 0, "\(ma.stdout)\(ma.stderr)")
         #expect(bytesSaved(ma.stdout) == 0, "\(ma.stdout)")
+        // --json, dry run first: what scripts get, the same numbers as the real run's text below.
+        let plan = f.box.hfshare(["migrate", b, f.root, "--dry-run", "--json"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let planned = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        #expect(planned["bytesSaved"] as? Int == 300_030 && planned["dryRun"] as? Bool == true && planned["complete"] as? Bool == true, "\(plan.stdout)")
+        #expect((planned["repos"] as? [[String: Any]])?.contains { ($0["refConflicts"] as? [String])?.count == 1 } == true, "\(plan.stdout)")
         let mb = f.box.hfshare(["migrate", b, f.root])
         #expect(mb.status == 0, "\(mb.stdout)\(mb.stderr)")
         // bob's copies of the weights (300000) and README (30) were already shared: not copied twice.
