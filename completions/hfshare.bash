@@ -396,7 +396,7 @@ _hfshare_user_remove() {
 
 _hfshare_user_list() {
     repeating_flags=()
-    non_repeating_flags=(--version -h --help)
+    non_repeating_flags=(--json --version -h --help)
     repeating_options=()
     non_repeating_options=(--group)
     __hfshare_offer_flags_options -1

@@ -38,7 +38,7 @@ function __hfshare_parse_tokens -S
             case 'remove'
                 __hfshare_parse_subcommand -r 1 'group=' 'version' 'h/help'
             case 'list'
-                __hfshare_parse_subcommand -r 1 'group=' 'version' 'h/help'
+                __hfshare_parse_subcommand -r 1 'group=' 'json' 'version' 'h/help'
             end
         case 'doctor'
             __hfshare_parse_subcommand 1 'user=' 'group=' 'format=' 'version' 'h/help'
@@ -179,6 +179,7 @@ complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_option
 complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare user remove" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare user list" -ge 1' -fka '(__hfshare_custom_completion ---completion user list -- positional@0 (count (__hfshare_tokens -pc)) (__hfshare_tokens -tC))'
 complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare user list" group' -l 'group' -d 'The shared group, for a ROOT that \'hfshare init\' did not make.' -rfka '(__hfshare_custom_completion ---completion user list -- --group (count (__hfshare_tokens -pc)) (__hfshare_tokens -tC))'
+complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare user list" json' -l 'json' -d 'Print one JSON object: root, group, members and other owners, each with uid, entries, files, bytes and last activity (epoch seconds).'
 complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare user list" version' -l 'version' -d 'Show the version.'
 complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_flags_or_options "hfshare user list" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'hfshare' -n '__hfshare_should_offer_completions_for_positional "hfshare doctor" -eq 1' -fa '(__hfshare_complete_directories)'

@@ -121,9 +121,28 @@ struct UserList: ParsableCommand {
 
     @OptionGroup var options: UserArguments
 
+    @Flag(name: .long, help: "Print one JSON object: root, group, members and other owners, each with uid, entries, files, bytes and last activity (epoch seconds).")
+    var json = false
+
     func run() throws {
         let (_, shared) = try options.split(namesRequired: false)
         let listing = try UserAdmin.list(shared)
+        if json {
+            func owner(_ name: String?, _ uid: UInt32, _ o: Ownership, primary: Bool?) -> [String: Any] {
+                var d: [String: Any] = ["uid": uid, "entries": o.entries, "files": o.files, "bytes": o.bytes, "lastActivity": o.newest]
+                d["name"] = name ?? NSNull()
+                if let primary { d["memberBy"] = primary ? "primary" : "list" }
+                return d
+            }
+            let obj: [String: Any] = [
+                "root": shared.root, "group": shared.group.name, "gid": shared.group.gid,
+                "members": listing.members.map { owner($0.user.name, $0.user.uid, $0.ownership, primary: $0.primary) },
+                "others": listing.others.map { owner($0.name, $0.uid, $0.ownership, primary: nil) },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
+            Output.out(String(decoding: data, as: UTF8.self) + "\n")
+            return
+        }
         Output.out("\(shared.root): group \(shared.group.name) (gid \(shared.group.gid)), \(listing.members.count) member(s)\n")
         var rows = [["USER", "UID", "MEMBER-BY", "LAST-ACTIVITY", "DATA", "FILES"]]
         for m in listing.members {

@@ -52,6 +52,12 @@ import Testing
         let bobRow = try #require(rows.first { $0.first == bob.name })
         #expect(bobRow.suffix(3) == ["0", "B", "1"], "\(bobRow)")
         #expect(!list.stdout.contains("not members"), "\(list.stdout)")
+        let asJSON = box.hfshare(["user", "list", root, "--json"])
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(asJSON.stdout.utf8)) as? [String: Any], "\(asJSON.stdout)")
+        let members = try #require(parsed["members"] as? [[String: Any]])
+        let aliceJSON = try #require(members.first { $0["name"] as? String == alice.name })
+        #expect(aliceJSON["bytes"] as? Int == 4096 && aliceJSON["files"] as? Int == 1 && aliceJSON["memberBy"] as? String == "list", "\(aliceJSON)")
+        #expect(parsed["group"] as? String == g.name && (parsed["others"] as? [Any])?.isEmpty == true)
 
         // remove: out of the group through NSS, the kernel refuses again, files stay and are counted.
         let rm = box.hfshare(["user", "remove", alice.name, root])
