@@ -33,11 +33,8 @@ export HFSHARE_SYSCONFDIR=$T/etc # keep our throwaway roots out of /etc/hfshare/
 
 cleanup() {
     stop_fakehub
-    local u g
-    accounts_lock
-    for u in "$UA" "$UB"; do if getent passwd "$u" >/dev/null; then userdel "$u" || true; fi; done
-    for g in "$UB" "$G"; do if getent group "$g" >/dev/null; then groupdel "$g" || true; fi; done
-    if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+    remove_accounts "$UA" "$UB" -- "$UB" "$G"
+    remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

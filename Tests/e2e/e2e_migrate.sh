@@ -33,11 +33,8 @@ export HFSHARE_SYSCONFDIR=$T/etc HFSHARE_PROFILE=$T/profile.d/hfshare.sh # never
 
 cleanup() {
     stop_fakehub
-    local u
-    accounts_lock
-    for u in "$UA" "$UB"; do if getent passwd "$u" >/dev/null; then userdel "$u" || true; fi; done
-    for u in "$UA" "$UB" "$G"; do if getent group "$u" >/dev/null; then groupdel "$u" || true; fi; done
-    if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+    remove_accounts "$UA" "$UB" -- "$UA" "$UB" "$G"
+    remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -48,3 +48,17 @@ check() { # check WHAT CMD...: run CMD, report ok / not ok with the last line of
     fi
     if [[ -n $out ]]; then mapfile -t lines <<<"$out" && printf '#   %s\n' "${lines[@]}"; fi
 }
+
+remove_accounts() { # remove_accounts USER... -- GROUP...: those that exist, under the accounts lock
+    local users=() x
+    while (($#)) && [[ $1 != -- ]]; do users+=("$1"); shift; done
+    (($#)) && shift
+    accounts_lock
+    for x in "${users[@]}"; do if getent passwd "$x" >/dev/null; then userdel "$x" || true; fi; done
+    for x in "$@"; do if getent group "$x" >/dev/null; then groupdel "$x" || true; fi; done
+    accounts_unlock
+}
+
+remove_tmp() { # $T, unless E2E_KEEP is set (then say where it is)
+    if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}

@@ -70,15 +70,12 @@ fakehub_pid= bg_pids=() # bg_pids: background clients, killed on the way out
 export HFSHARE_SYSCONFDIR=$T/etc HFSHARE_PROFILE=$T/profile.d/hfshare.sh # never /etc/hfshare, /etc/profile.d
 
 cleanup() {
-    local u g p
+    local p
     for p in "${bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done # timeout passes TERM on
     for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
     stop_fakehub
-    accounts_lock
-    for u in "$UA" "$UB" "$UC" "$UD"; do if getent passwd "$u" >/dev/null; then userdel "$u" || true; fi; done
-    for g in "$UB" "$UC" "$UD" "$G"; do if getent group "$g" >/dev/null; then groupdel "$g" || true; fi; done
-    accounts_unlock
-    if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+    remove_accounts "$UA" "$UB" "$UC" "$UD" -- "$UB" "$UC" "$UD" "$G"
+    remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
