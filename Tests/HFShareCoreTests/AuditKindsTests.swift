@@ -160,6 +160,22 @@ import Testing
         #expect(bad.status == 2 && bad.stderr.contains("--stale-age soon"))
     }
 
+    /// Read-only down to access times: directories are listed and lock files probed through O_NOATIME
+    /// descriptors (root may use it on anyone's files), so even relatime's "atime older than mtime"
+    /// update does not happen.
+    @Test func auditLeavesAccessTimes() throws {
+        let f = try Self.makeFixture()
+        defer { Self.tearDown(f) }
+        let dirs = ["/hub", "/hub/models--a--m/blobs", "/hub/.locks/models--a--m"].map { f.root + $0 }
+        let old = f.root + "/hub/.locks/models--a--m/old.lock"
+        for p in dirs + [old] { #expect(TestEnv.run(["/usr/bin/touch", "-a", "-h", "-d", "@978307200", p]).status == 0) }
+        let atimes = { (dirs + [old]).map { TestEnv.run(["/usr/bin/stat", "-c", "%X", $0]).stdout } }
+        let before = atimes()
+        #expect(before.allSatisfy { $0 == "978307200\n" }, "\(before)")
+        #expect(f.box.hfshare(["audit", f.root, "--quiet"]).status == 1)
+        #expect(atimes() == before)
+    }
+
     @Test func quietHealthyAuditPrintsNothing() throws {
         let box = Sandbox(), acc = TempAccounts()
         defer { box.cleanup(); acc.cleanup() }
