@@ -61,6 +61,26 @@ public enum Report {
         return out
     }
 
+    /// `repair --format prometheus`: what the run did per outcome and kind (fixed, would-fix, failed,
+    /// left), entries walked and duration, e.g. for the repair timer's textfile.
+    public static func prometheusRepair(_ summaries: [ScanSummary], dryRun: Bool, now: Double = Posix.now()) -> String {
+        var out = "# HELP hfshare_repair_findings Findings the last repair met, by outcome (fixed, would-fix, failed, left).\n# TYPE hfshare_repair_findings gauge\n"
+        for s in summaries {
+            for o in [Outcome.fixed, .wouldFix, .failed, .left] {
+                out += "hfshare_repair_findings{root=\"\(escape(s.root))\",outcome=\"\(o.rawValue)\"} \(s.count(o))\n"
+            }
+        }
+        out += "# HELP hfshare_repair_entries_scanned Entries the last repair walked.\n# TYPE hfshare_repair_entries_scanned gauge\n"
+        for s in summaries { out += "hfshare_repair_entries_scanned{root=\"\(escape(s.root))\"} \(s.entries)\n" }
+        out += "# HELP hfshare_repair_duration_seconds Wall time of the last repair.\n# TYPE hfshare_repair_duration_seconds gauge\n"
+        for s in summaries { out += "hfshare_repair_duration_seconds{root=\"\(escape(s.root))\"} \(String(format: "%.3f", s.duration))\n" }
+        if !dryRun && summaries.allSatisfy({ $0.count(.failed) == 0 }) {
+            out += "# HELP hfshare_repair_last_success_timestamp_seconds When a repair last fixed everything fixable.\n# TYPE hfshare_repair_last_success_timestamp_seconds gauge\n"
+            out += "hfshare_repair_last_success_timestamp_seconds \(Int(now))\n"
+        }
+        return out
+    }
+
     static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }

@@ -155,6 +155,7 @@ struct Repair: ParsableCommand {
             throw UsageError("repair must run as root (it changes groups and ACLs of other users' files); try: sudo hfshare repair, or --dry-run")
         }
         var failed = 0
+        var summaries: [ScanSummary] = []
         for var target in try scan.targets() {
             target.fix = FixMode(dryRun: dryRun, breakOutsideLinks: true, addNamedGroupToDirectories: false)
             // Changes are printed as they happen (one line each); what is left is summed up at the end.
@@ -175,12 +176,14 @@ struct Repair: ParsableCommand {
             }
             let summary = try RepairLock.with(root: target.root, skip: dryRun) { try scanner.run() }
             failed += summary.count(.failed)
+            summaries.append(summary)
             guard scan.format == .text else { continue }
             if summary.findings == 0 && scan.quiet { continue }
             let verb = dryRun ? "would fix" : "fixed"
             Output.out("\(target.root): \(verb) \(summary.count(dryRun ? .wouldFix : .fixed)), failed \(summary.count(.failed)), left \(summary.count(.left)) (report-only) in \(summary.entries) entries\n")
             if !left.isEmpty { Output.out(Report.text(left)) }
         }
+        if scan.format == .prometheus { Output.out(Report.prometheusRepair(summaries, dryRun: dryRun)) }
         if failed > 0 { throw ExitCode(1) }
     }
 }

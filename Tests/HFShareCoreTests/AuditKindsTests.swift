@@ -239,8 +239,11 @@ import Testing
         #expect(dry.stdout.contains("would-fix dir-sticky \(f.root)/hub/d-sticky"))
         #expect(TreeSnapshot.take(f.root) == before)
 
-        let r = f.box.hfshare(["repair", f.root])
+        let r = f.box.hfshare(["repair", f.root, "--format", "prometheus"])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let fixable = f.expected.filter { FindingKind(rawValue: String($0.split(separator: " ")[0]))!.fixable }.count
+        #expect(r.stdout.contains("hfshare_repair_findings{root=\"\(f.root)\",outcome=\"fixed\"} \(fixable)\n"), "\(r.stdout)")
+        #expect(r.stdout.contains("outcome=\"failed\"} 0\n") && r.stdout.contains("hfshare_repair_last_success_timestamp_seconds"))
         let after = f.box.hfshare(["audit", f.root, "--format", "jsonl"])
         let left = Set(after.stdout.split(separator: "\n").compactMap { line -> String? in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
