@@ -122,10 +122,8 @@ public enum ACLStore {
     public static func read(_ fd: FD, _ kind: ACLKind) throws -> PosixACL? {
         try withXattrBuffer { buf in
             let n = fgetxattr(fd.raw, xattrName(kind), buf.baseAddress, buf.count)
-            if n >= 0 { return try decode(UnsafeRawBufferPointer(rebasing: buf[..<n]), kind) ?? read(path: fd.procPath, kind, display: fd.path) }
-            if errno == ENODATA || errno == EOPNOTSUPP || errno == ENOTSUP { return nil }
-            if errno == EBADF || errno == ERANGE { return try read(path: fd.procPath, kind, display: fd.path) } // O_PATH, huge ACL
-            throw SystemError("getxattr", fd.path)
+            // EBADF: an O_PATH descriptor, which only the /proc path reaches.
+            return try interpret(n, buf, kind, alsoLibacl: EBADF, display: fd.path) { try read(path: fd.procPath, kind, display: fd.path) }
         }
     }
 
@@ -143,11 +141,21 @@ public enum ACLStore {
                 if n < 0 && errno == ENOSYS { haveGetxattrat = false }
             }
             if !haveGetxattrat { n = lgetxattr(path, xattrName(.access), buf.baseAddress, buf.count) }
-            if n >= 0 { return try decode(UnsafeRawBufferPointer(rebasing: buf[..<n]), .access) ?? read(path: path, .access, display: FD.join(dir.path, name)) }
-            if errno == ENODATA || errno == EOPNOTSUPP || errno == ENOTSUP { return nil }
-            if errno == ERANGE { return try read(path: path, .access, display: FD.join(dir.path, name)) }
-            throw SystemError("getxattr", FD.join(dir.path, name))
+            let display = FD.join(dir.path, name)
+            return try interpret(n, buf, .access, display: display) { try read(path: path, .access, display: display) }
         }
+    }
+
+    /// What one getxattr-family call (result `n`, `errno` untouched since) says about an ACL: decoded
+    /// from `buf`, none, or ask libacl (a value too big for the buffer, a format we do not decode, or
+    /// the `alsoLibacl` errno).
+    private static func interpret(_ n: Int, _ buf: UnsafeMutableRawBufferPointer, _ kind: ACLKind, alsoLibacl: Int32? = nil,
+                                  display: String, libacl: () throws -> PosixACL?) throws -> PosixACL? {
+        if n >= 0 { return try decode(UnsafeRawBufferPointer(rebasing: buf[..<n]), kind) ?? libacl() }
+        let code = errno
+        if code == ENODATA || code == EOPNOTSUPP || code == ENOTSUP { return nil }
+        if code == ERANGE || code == alsoLibacl { return try libacl() }
+        throw SystemError("getxattr", display, code)
     }
 
     private static func withXattrBuffer<T>(_ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
