@@ -229,8 +229,8 @@ public enum FilesystemProbe {
     public static func run(in parent: FD, options: ProbeOptions) throws -> ProbeResult {
         let mount = mountInfo(of: parent)
         var result = ProbeResult(path: parent.path, filesystem: mount, gid: nil, peer: options.peer, checks: [])
-        let name = ".hfshare-probe.\(Posix.pid).\(UInt32.random(in: 0...UInt32.max))"
-        do { try parent.mkdir(name, mode: 0o700) } catch let e as SystemError {
+        let name: String
+        do { name = try makeScratch(in: parent) } catch let e as SystemError {
             throw UsageError("\(parent.path): cannot create a scratch directory to probe in (\(e.reason)); probe a directory you can write, or run as root")
         }
         defer { try? parent.removeTree(name) }
@@ -252,10 +252,16 @@ public enum FilesystemProbe {
     /// Only the lock checks (flock exclusive/shared/blocking, fcntl), in a scratch dir in `parent`:
     /// what `doctor` asks, tried the same way (separate processes) as the full probe.
     public static func lockChecks(in parent: FD, options: ProbeOptions = ProbeOptions()) throws -> [ProbeCheck] {
-        let name = ".hfshare-probe.\(Posix.pid).\(UInt32.random(in: 0...UInt32.max))"
-        try parent.mkdir(name, mode: 0o700)
+        let name = try makeScratch(in: parent)
         defer { try? parent.removeTree(name) }
         return Trial(scratch: try parent.openDirectory(name), options: options).locks()
+    }
+
+    /// A new private directory to try things in; the caller removes it.
+    static func makeScratch(in parent: FD) throws -> String {
+        let name = ".hfshare-probe.\(Posix.pid).\(UInt32.random(in: 0...UInt32.max))"
+        try parent.mkdir(name, mode: 0o700)
+        return name
     }
 
     /// Read-only first guess, for `init --dry-run` and a bare cache with no probe record: does the
