@@ -392,6 +392,11 @@ public final class Migrator {
     func merge(_ name: String, rel: String, from srcDir: FD, to dstDir: FD?) {
         guard let st = try? srcDir.stat(name) else { return }
         let there = dstDir.flatMap { try? $0.stat(name) }
+        func added() {
+            repo.entriesAdded += 1
+            migrated.insert(rel)
+            movedOwners[st.uid, default: 0] += 1
+        }
         switch st.type {
         case .directory:
             do {
@@ -437,9 +442,7 @@ public final class Migrator {
                     return
                 }
             }
-            repo.entriesAdded += 1
-            migrated.insert(rel)
-            movedOwners[st.uid, default: 0] += 1
+            added()
         case .regular:
             if name.hasPrefix(Migrator.tempPrefix) { return }
             if there != nil {
@@ -455,9 +458,7 @@ public final class Migrator {
                     return
                 }
             }
-            repo.entriesAdded += 1
-            migrated.insert(rel)
-            movedOwners[st.uid, default: 0] += 1
+            added()
         default:
             repo.problems.append("\(srcDir.path)/\(name): a \(st.type.rawValue) has no place in a cache; left in the source")
         }
