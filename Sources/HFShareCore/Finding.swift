@@ -28,6 +28,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case parentNotTraversable = "parent-not-traversable"
     /// The group's GID on this node differs from the one `init` recorded (multi-node clusters).
     case groupGIDMismatch = "group-gid-mismatch"
+    /// ROOT/.hfshare/config.json disagrees with root's own record in /etc/hfshare/roots (root's wins).
+    case stateMismatch = "state-mismatch"
     /// Not a SPEC rule but an honest result: a directory the walk could not read; the walk goes on.
     case unreadable = "unreadable"
 
@@ -35,7 +37,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     public var fixable: Bool {
         switch self {
         case .tokenReadable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
-             .specialFile, .parentNotTraversable, .groupGIDMismatch, .unreadable:
+             .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable:
             return false
         default:
             return true
@@ -70,6 +72,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .incompleteOld: return "old unfinished download (*.incomplete)"
         case .parentNotTraversable: return "members cannot search this ancestor of the cache root"
         case .groupGIDMismatch: return "the shared group has another GID on this node than init recorded (members here are not members on the filesystem)"
+        case .stateMismatch: return "the config in ROOT/.hfshare disagrees with root's record in /etc/hfshare/roots (root's record is used)"
         case .unreadable: return "could not be read; its subtree was not checked"
         }
     }

@@ -278,7 +278,8 @@ public final class ClassicNamei {
         return s.unicodeScalars.count
     }
 
-    static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+    /// How a name is shown: the one escaping every output uses (Escape.text), on the exact bytes.
+    static func text(_ bytes: [UInt8]) -> String { Escape.text(ByteName.decode(bytes)) }
 
     private func withCString<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
         Self.withCString(bytes, body)
