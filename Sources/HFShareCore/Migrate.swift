@@ -123,10 +123,8 @@ public final class Migrator {
         }
         try Validate.pathText(options.source, what: "SRC")
         let given = Paths.absolute(options.source)
-        try Paths.refuseSystemTree(given)
         var (source, exists) = try Paths.resolveTrusted(given)
         guard exists else { throw UsageError("\(Escape.text(given)): no such directory; pass a private hub cache such as ~NAME/.cache/huggingface/hub") }
-        try Paths.refuseSystemTree(source)
         if !isHubCache(source) && isHubCache(source + "/hub") { source += "/hub" }
         if !isHubCache(source), let names = try? FileManager.default.contentsOfDirectory(atPath: source),
            names.contains(where: { !cacheFiles.contains($0) }) {
