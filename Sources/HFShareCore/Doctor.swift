@@ -386,7 +386,7 @@ public enum Doctor {
             let st = try s.stat("probe")
             let acl = t.acl ? (try? ACLStore.readEntry(in: s, "probe")) ?? nil : nil
             let policy = Policy(gid: t.gid, groupName: t.groupName, aclSupported: t.acl)
-            let rights = policy.groupRights(Policy.Entry(name: "probe", stat: st, access: acl))
+            let rights = policy.groupRights(Policy.Entry(name: "probe", stat: st, access: acl), need: .rw)
             step = "delete"
             for name in created.reversed() { try s.unlink(name) }
             created = []
@@ -396,7 +396,7 @@ public enum Doctor {
                 return DoctorCheck(id, .fail, "create, write, rename, lock and delete work in \(dir.path), but new files get group \(NSS.group(gid: st.gid)?.name ?? String(st.gid)), not \(t.groupName) (the directory lost its setgid bit)",
                                    fix: "sudo hfshare repair \(Shell.quote(t.root))")
             }
-            if !rights.effective.isSuperset(of: .rw) {
+            if !rights.effective {
                 return DoctorCheck(id, .fail, "create, write, rename, lock and delete work in \(dir.path), but new files are not group-writable (\(acl.map { "acl \($0)" } ?? String(format: "mode %o", st.permissions))): other members could not update them",
                                    fix: t.acl ? "sudo hfshare repair \(Shell.quote(t.root))   (restores the default ACLs)" : "umask 002   (the profile snippet sets it; log in again)")
             }

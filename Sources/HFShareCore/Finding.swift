@@ -14,6 +14,10 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case fileGroupPerms = "file-group-perms"
     case fileACLMask = "file-acl-mask"
     case lockNotGroupWritable = "lock-not-group-writable"
+    /// The ACL singles out a member (the owner's `u::`, or a named-user entry) and denies what the group gets.
+    case aclDeniesMember = "acl-denies-member"
+    /// The default ACL would deny a member (the creator, or a named user) on what members create next.
+    case defaultACLDeniesMember = "default-acl-denies-member"
     case fileWorldWritable = "file-world-writable"
     case fileSetid = "file-setid"
     case fileHardlinkOutside = "file-hardlink-outside"
@@ -58,6 +62,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .fileWrongGroup: return "file not owned by the shared group"
         case .fileGroupPerms: return "the shared group cannot read and write the file"
         case .fileACLMask: return "the ACL mask takes rw away from the shared group"
+        case .aclDeniesMember: return "the ACL denies a member what the group gets (its owner entry or a named-user entry)"
+        case .defaultACLDeniesMember: return "the default ACL would deny a member on what other members create here"
         case .lockNotGroupWritable: return "lock file the shared group cannot write (downloads by others fail with PermissionError)"
         case .fileWorldWritable: return "file is writable by everyone"
         case .fileSetid: return "file has the setuid or setgid bit"

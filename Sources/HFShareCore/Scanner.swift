@@ -124,8 +124,11 @@ public final class Scanner: @unchecked Sendable {
 
     public init(_ options: ScanOptions, progress: ((Int, String) -> Void)? = nil, sink: @escaping EventSink) {
         self.options = options
-        self.policy = options.policy
-        self.members = MembershipCache(gid: options.policy.gid, rootIsMember: options.rootIsMember)
+        let members = MembershipCache(gid: options.policy.gid, rootIsMember: options.rootIsMember)
+        var policy = options.policy
+        policy.members = members
+        self.policy = policy
+        self.members = members
         self.sink = sink
         self.progress = progress
         self.rootComponents = options.root.split(separator: "/").map(String.init)
@@ -630,6 +633,8 @@ public final class Scanner: @unchecked Sendable {
         case .dirACLMask, .fileACLMask, .dirGroupPerms, .fileGroupPerms, .lockNotGroupWritable:
             return e.access.map { "acl \($0)" } ?? "mode \(mode)"
         case .dirNoDefaultACL, .dirDefaultACLBad: return e.defaultACL.map { "default \($0)" } ?? "no default acl"
+        case .aclDeniesMember: return policy.memberDenials(e, need: e.stat.type == .directory ? .rwx : .rw).joined(separator: "; ")
+        case .defaultACLDeniesMember: return policy.defaultDenials(e).joined(separator: "; ")
         case .lockStale, .incompleteOld: return "modified \(Int((policy.now - e.stat.mtime) / 3600))h ago"
         default: return "mode \(mode)"
         }
