@@ -1,4 +1,4 @@
-/// Every way an entry can break the policy in SPEC.md. The raw value is the kind's name everywhere:
+/// Every way an entry can break the policy in docs/POLICY.md. The raw value is the kind's name everywhere:
 /// in text output, JSON, Prometheus labels and the man page.
 public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case dirWrongGroup = "dir-wrong-group"

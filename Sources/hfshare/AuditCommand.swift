@@ -61,11 +61,12 @@ struct Audit: ParsableCommand {
         path, kind, whether 'hfshare repair' fixes it and the command that would. Changes nothing and \
         never creates a lock file. An unreadable directory is a finding ('unreadable') and the walk goes on.
 
-        Kinds: dir-wrong-group dir-no-setgid dir-sticky dir-world-writable dir-owner-perms \
-        dir-group-perms dir-acl-mask dir-no-default-acl dir-default-acl-bad file-wrong-group \
-        file-group-perms file-acl-mask lock-not-group-writable file-world-writable file-setid \
-        file-hardlink-outside token-readable symlink-escapes symlink-dangling owner-unknown-uid \
-        owner-not-member special-file lock-stale incomplete-old parent-not-traversable group-gid-mismatch unreadable.
+        Kinds (docs/POLICY.md describes each): \(FindingKind.allCases.map(\.rawValue).joined(separator: " ")).
+
+        Rights are decided as the kernel decides them, for every member an ACL can treat differently \
+        (any member, the owner if a member, each named-user member), and default ACLs by what members' \
+        new files would get. Names are shown escaped (\\n, \\xff); jsonl adds path_b64 with the exact \
+        bytes when a path had to be escaped.
 
         EXIT STATUS: 0 healthy; 1 findings; 2 could not audit (bad arguments, unknown group, ROOT missing \
         or unreadable).

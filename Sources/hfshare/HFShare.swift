@@ -11,7 +11,7 @@ struct HFShare: ParsableCommand {
         hfshare makes one Hugging Face cache directory usable by every member of a group: group-owned \
         setgid directories, default ACLs so files stay group-writable whatever a user's umask, \
         per-user tokens, and an audit/repair pair that keeps it that way. The policy is documented in \
-        SPEC.md of the source tree.
+        docs/POLICY.md of the source tree.
 
         EXIT STATUS: 0 success / healthy; 1 findings remain (audit) or something could not be fixed \
         (init, repair); 2 usage or runtime error (bad arguments, missing group, unreadable ROOT, not root).
