@@ -63,12 +63,15 @@ install -m 0644 README.md "$doc/README.md"
 gzip -9n "$doc/README.md"
 install -m 0644 packaging/copyright "$doc/copyright"
 date=$(git log -1 --format=%aD 2>/dev/null || date -R)
+# The maintainer: HFSHARE_MAINTAINER, else the author of the project's first commit.
+maintainer=${HFSHARE_MAINTAINER:-$(git log --reverse --format='%an <%ae>' 2>/dev/null | head -n1)}
+[[ $maintainer =~ ^[^\<]+\ \<[^@\>]+@[^\>]+\.[^\>]+\>$ ]] || die "no maintainer 'Name <mail@host.domain>' (set HFSHARE_MAINTAINER)"
 cat >"$work/changelog" <<EOF
 hfshare ($version) unstable; urgency=medium
 
   * Release $version, built from $(git rev-parse --short HEAD 2>/dev/null || echo "a source tree").
 
- -- hfshare maintainers <hfshare@localhost>  $date
+ -- $maintainer  $date
 EOF
 gzip -9nc "$work/changelog" >"$doc/changelog.gz"
 chmod 0644 "$doc/changelog.gz"
@@ -82,7 +85,7 @@ depends=$(cd "$work/src" && dpkg-shlibdeps -O "$pkg/usr/bin/hfshare" 2>"$work/sh
 [[ -n $depends ]] || { cat "$work/shlibdeps.err" >&2; die "dpkg-shlibdeps found no dependencies"; }
 
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
-sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" -e "s/@SIZE@/$size/" packaging/control.in >"$pkg/DEBIAN/control"
+sed -e "s|@MAINTAINER@|$maintainer|" -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" -e "s/@SIZE@/$size/" packaging/control.in >"$pkg/DEBIAN/control"
 (cd "$pkg" && find usr lib -type f -print0 | sort -z | xargs -0 md5sum) >"$pkg/DEBIAN/md5sums"
 chmod 0644 "$pkg/DEBIAN/control" "$pkg/DEBIAN/md5sums"
 find "$pkg" -type d -exec chmod 0755 {} +
