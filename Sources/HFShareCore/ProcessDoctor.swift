@@ -20,6 +20,8 @@ public struct ProcessSnapshot: Sendable {
     public var capabilities: Capabilities
     public var cwd: String?
     public var cgroup: String
+    /// False when the process sees another `/` (a container, a chroot): its paths are not ours.
+    public var sharesOurRoot = true
 
     public init(pid: Int32, command: String, environment: [String: String], uid: UInt32, fsuid: UInt32, fsgid: UInt32,
                 groups: [UInt32], umask: UInt32?, capabilities: Capabilities = [], cwd: String? = nil, cgroup: String = "") {
@@ -62,6 +64,10 @@ public struct ProcessSnapshot: Sendable {
             cwd: try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/cwd"),
             cgroup: (try? String(contentsOfFile: dir + "/cgroup", encoding: .utf8)) ?? "")
         (snap.environment, snap.undecodable) = parseEnviron([UInt8](environ))
+        var theirs = stat(), ours = stat()
+        if stat(dir + "/root", &theirs) == 0, stat("/", &ours) == 0 {
+            snap.sharesOurRoot = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino
+        }
         return snap
     }
 
@@ -240,6 +246,10 @@ public enum ProcessDoctor {
         case .other: whereText = "no systemd service"
         }
         let groupNames = p.gids.map { NSS.group(gid: $0)?.name ?? String($0) }.joined(separator: ",")
+        if !p.sharesOurRoot {
+            checks.append(DoctorCheck("root", .warn, "the process runs in another root directory (a container or chroot): its paths are judged as this host sees them, which may not be what it sees",
+                                      fix: "check inside it: hfshare env \(rootArg) --format docker shows the mount and variables it needs"))
+        }
         checks.append(DoctorCheck("process", .ok, "pid \(p.pid) (\(p.command)): uid \(userName), groups \(groupNames), umask \(p.umask.map { String(format: "%04o", $0) } ?? "unknown"), \(whereText)"))
 
         // The group.
