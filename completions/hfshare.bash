@@ -173,20 +173,20 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|namei|user|doctor|migrate|probe|env|help)
+    init|audit|repair|namei|user|doctor|migrate|probe|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate probe env help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate probe help' -- "${cur}"))
         ;;
     esac
 }
 
 _hfshare_init() {
     repeating_flags=()
-    non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --enable-timer --dry-run --quiet -q --version -h --help)
+    non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --enable-timer --force --dry-run --quiet -q --version -h --help)
     repeating_options=()
     non_repeating_options=(--group --gid --other)
     __hfshare_offer_flags_options 1
@@ -216,7 +216,7 @@ _hfshare_init() {
 
 _hfshare_audit() {
     repeating_flags=()
-    non_repeating_flags=(--root-is-member --all --quiet -q --fix --dry-run --version -h --help)
+    non_repeating_flags=(--force --root-is-member --all --quiet -q --fix --dry-run --version -h --help)
     repeating_options=(--exclude)
     non_repeating_options=(--group --stale-age --threads --format --textfile)
     __hfshare_offer_flags_options -1
@@ -257,7 +257,7 @@ _hfshare_audit() {
 
 _hfshare_repair() {
     repeating_flags=()
-    non_repeating_flags=(--root-is-member --all --quiet -q --dry-run --version -h --help)
+    non_repeating_flags=(--force --root-is-member --all --quiet -q --dry-run --version -h --help)
     repeating_options=(--exclude)
     non_repeating_options=(--group --stale-age --threads --format)
     __hfshare_offer_flags_options -1
@@ -422,7 +422,7 @@ _hfshare_doctor() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--user --pid --group --format)
+    non_repeating_options=(--user --group --format --timeout)
     __hfshare_offer_flags_options 1
 
     # Offer option value completions
@@ -431,15 +431,15 @@ _hfshare_doctor() {
         __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion doctor -- --user "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
         return
         ;;
-    '--pid')
-        return
-        ;;
     '--group')
         __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion doctor -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
         return
         ;;
     '--format')
         __hfshare_add_completions -W 'text'$'\n''jsonl'
+        return
+        ;;
+    '--timeout')
         return
         ;;
     esac
@@ -495,33 +495,6 @@ _hfshare_probe() {
         return
         ;;
     '--gid')
-        return
-        ;;
-    esac
-
-    # Offer positional completions
-    case "${positional_number}" in
-    1)
-        __hfshare_add_completions -d
-        return
-        ;;
-    esac
-}
-
-_hfshare_env() {
-    repeating_flags=()
-    non_repeating_flags=(--dry-run --version -h --help)
-    repeating_options=()
-    non_repeating_options=(--format --install-unit)
-    __hfshare_offer_flags_options 1
-
-    # Offer option value completions
-    case "${prev}" in
-    '--format')
-        __hfshare_add_completions -W 'sh'$'\n''systemd'$'\n''docker'$'\n''compose'
-        return
-        ;;
-    '--install-unit')
         return
         ;;
     esac

@@ -6,13 +6,13 @@ public enum Report {
     public static func jsonLine(_ e: Event, root: String) -> String {
         var obj: [String: Any] = [
             "kind": e.finding.kind.rawValue,
-            "path": e.finding.path,
             "fixable": e.finding.fixable,
             "message": e.finding.message,
             "fix": e.finding.fix,
             "root": root,
             "outcome": e.outcome.rawValue,
         ]
+        for (k, v) in Escape.jsonFields("path", e.finding.path) { obj[k] = v }
         if !e.finding.detail.isEmpty { obj["detail"] = e.finding.detail }
         if let err = e.error { obj["error"] = err }
         let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -33,9 +33,9 @@ public enum Report {
             let outcomes = k.outcomes.map { "\($0.value) \($0.key.rawValue)" }.sorted()
             out += "\(kind.rawValue): \(k.count) (\(kind.fixable ? "fixable" : "report-only"); \(outcomes.joined(separator: ", "))) - \(kind.summary)\n"
             for e in k.samples {
-                out += "  \(e.finding.path)"
-                if !e.finding.detail.isEmpty { out += "  [\(e.finding.detail)]" }
-                if let err = e.error { out += "  error: \(err)" }
+                out += "  \(Escape.text(e.finding.path))"
+                if !e.finding.detail.isEmpty { out += "  [\(Escape.text(e.finding.detail))]" }
+                if let err = e.error { out += "  error: \(Escape.text(err))" }
                 out += "\n"
             }
             if k.count > k.samples.count { out += "  ... and \(k.count - k.samples.count) more (--all lists every path)\n" }
@@ -82,17 +82,11 @@ public enum Report {
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        Escape.text(s).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    /// `36h`, `2d`, `90m`, `3600s`, `3600` → seconds.
-    public static func parseDuration(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
-        guard let last = text.last else { return nil }
-        if let unit = units[last], let n = Double(text.dropLast()), n >= 0 { return n * unit }
-        if let n = Double(text), n >= 0 { return n }
-        return nil
-    }
+    /// `36h`, `2d`, `90m`, `3600s`, `3600` → seconds (see Validate.duration).
+    public static func parseDuration(_ text: String) -> Double? { Validate.duration(text) }
 }
 
 /// What the text report needs of a stream of events, in memory that does not grow with the tree:
