@@ -56,7 +56,7 @@ public enum Quote {
     /// C-style (`\\`, `\"`), and `%` starts a specifier (`%%` is a literal %). `$` is not expanded in
     /// Environment=. Control characters (newline ends the line) are refused.
     public static func systemdAssignment(_ name: String, _ value: String) throws -> String {
-        guard isVariableName(name) else { throw UsageError("\(name): not a valid environment variable name") }
+        guard isVariableName(name) else { throw UsageError("\(Escape.text(name)): not a valid environment variable name") }
         try refuseControl(value, what: "systemd unit")
         var out = "\""
         for ch in (name + "=" + value).unicodeScalars {
@@ -94,14 +94,17 @@ public enum Quote {
     public static func dockerVolume(_ path: String) throws -> String {
         try refuseControl(path, what: "docker run flags")
         if path.contains(":") || path.contains(",") {
-            throw UsageError("\(path): contains ':' or ',', which 'docker run -v' cannot carry; use --format compose (long volume syntax) or a path without them")
+            throw UsageError("\(Escape.text(path)): contains ':' or ',', which 'docker run -v' cannot carry; use --format compose (long volume syntax) or a path without them")
         }
         return shell(path + ":" + path)
     }
 
     static func refuseControl(_ s: String, what: String) throws {
         if s.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || ($0.value >= 0x80 && $0.value < 0xA0) }) {
-            throw UsageError("\(s.debugDescription): contains control characters (a newline would end the line); refusing to write it into a \(what)")
+            throw UsageError("\(Escape.text(s)): contains control characters (a newline would end the line); refusing to write it into a \(what)")
+        }
+        if ByteName.hasRawBytes(s) {
+            throw UsageError("\(Escape.text(s)): is not UTF-8; refusing to write it into a \(what) (use a UTF-8 path for the cache)")
         }
     }
 
@@ -132,6 +135,9 @@ public struct EnvRenderer: Sendable {
     }
 
     public func render(_ format: EnvFormat) throws -> String {
+        // One rule for every format: text a person pastes or a program parses carries no control
+        // characters and only UTF-8 (sh's profile is read by dash, which has no $'...' quoting).
+        try Quote.refuseControl(root, what: "\(format.rawValue) snippet")
         switch format {
         case .sh: return shell()
         case .systemd: return try systemd()
@@ -143,7 +149,7 @@ public struct EnvRenderer: Sendable {
     var header: String { "Shared Hugging Face cache \(root) for group \(group) (gid \(gid))" }
 
     /// A comment line: whatever the path holds, it cannot end the comment.
-    func comment(_ s: String) -> String { "# " + s.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\r", with: "\\r") }
+    func comment(_ s: String) -> String { "# " + Escape.text(s) }
 
     public func shell() -> String {
         ([comment(header + ": for members' shells (the profile snippet sets the same for members).")]
@@ -239,7 +245,7 @@ public enum UnitDropIn {
         let ok = !stem.isEmpty && name.utf8.count <= 255 && !stem.hasPrefix(".") && !stem.hasPrefix("-") &&
             stem.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) || ":_.-@\\".utf8.contains($0) }
         guard ok, given.utf8.count <= 255 else {
-            throw UsageError("\(given.debugDescription): not a systemd service name (letters, digits, ':_.-@\\' only, no '/'); e.g. --install-unit myapp.service")
+            throw UsageError("\(Escape.text(given)): not a systemd service name (letters, digits, ':_.-@\\' only, no '/'); e.g. --install-unit myapp.service")
         }
         return name
     }
@@ -269,12 +275,12 @@ public enum UnitDropIn {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         } catch {
-            throw UsageError("\(dir): cannot create it (\(error.localizedDescription)); run as root: sudo hfshare env --install-unit \(unit)")
+            throw UsageError("\(Escape.text(dir)): cannot create it (\(error.localizedDescription)); run as root: sudo hfshare env --install-unit \(unit)")
         }
         do {
             try Files.writeAtomically(file, Data(text.utf8), mode: 0o644)
         } catch let e as SystemError {
-            throw UsageError("\(file): \(e.call): \(e.reason); run as root: sudo hfshare env --install-unit \(unit)")
+            throw UsageError("\(Escape.text(file)): \(e.call): \(e.reason); run as root: sudo hfshare env --install-unit \(unit)")
         }
         if reload { try Command.run([RepairTimer.systemctl, "daemon-reload"]) }
         return Result(path: file, changed: true, reloaded: reload, plan: plan)

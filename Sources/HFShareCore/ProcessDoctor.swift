@@ -6,10 +6,9 @@ import Glibc
 public struct ProcessSnapshot: Sendable {
     public var pid: Int32
     public var command: String
-    /// The environment it was started with (/proc/PID/environ). Values are bytes; one that is not
-    /// UTF-8 is kept in `undecodable` and treated as not pointing at the shared cache.
+    /// The environment it was started with (/proc/PID/environ): bytes, decoded losslessly (ByteName,
+    /// like Python's surrogateescape), so a path that is not UTF-8 still names the same file.
     public var environment: [String: String]
-    public var undecodable: Set<String> = []
     /// Real uid (huggingface_hub's `~` falls back to its passwd home), and the file-system ids the
     /// kernel checks permissions with.
     public var uid: UInt32
@@ -63,7 +62,7 @@ public struct ProcessSnapshot: Sendable {
             capabilities: caps,
             cwd: try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/cwd"),
             cgroup: (try? String(contentsOfFile: dir + "/cgroup", encoding: .utf8)) ?? "")
-        (snap.environment, snap.undecodable) = parseEnviron([UInt8](environ))
+        snap.environment = parseEnviron([UInt8](environ))
         var theirs = stat(), ours = stat()
         if stat(dir + "/root", &theirs) == 0, stat("/", &ours) == 0 {
             snap.sharesOurRoot = theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino
@@ -73,20 +72,13 @@ public struct ProcessSnapshot: Sendable {
 
     /// NUL-separated NAME=VALUE entries; the first `=` ends the name, as getenv sees it. Python
     /// (huggingface_hub) takes the last of duplicate names, so do we.
-    public static func parseEnviron(_ bytes: [UInt8]) -> ([String: String], Set<String>) {
-        var env: [String: String] = [:], bad: Set<String> = []
+    public static func parseEnviron(_ bytes: [UInt8]) -> [String: String] {
+        var env: [String: String] = [:]
         for entry in bytes.split(separator: 0) {
             guard let eq = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let name = String(decoding: entry[entry.startIndex..<eq], as: UTF8.self)
-            if let value = String(validatingUTF8: Array(entry[(eq + 1)...]).map { CChar(bitPattern: $0) } + [0]) {
-                env[name] = value
-                bad.remove(name)
-            } else {
-                env[name] = nil
-                bad.insert(name)
-            }
+            env[ByteName.decode(Array(entry[entry.startIndex..<eq]))] = ByteName.decode(Array(entry[(eq + 1)...]))
         }
-        return (env, bad)
+        return env
     }
 
     /// The systemd unit the process runs in, from its cgroup (the name=systemd hierarchy on v1/hybrid
@@ -250,7 +242,7 @@ public enum ProcessDoctor {
             checks.append(DoctorCheck("root", .warn, "the process runs in another root directory (a container or chroot): its paths are judged as this host sees them, which may not be what it sees",
                                       fix: "check inside it: hfshare env \(rootArg) --format docker shows the mount and variables it needs"))
         }
-        checks.append(DoctorCheck("process", .ok, "pid \(p.pid) (\(p.command)): uid \(userName), groups \(groupNames), umask \(p.umask.map { String(format: "%04o", $0) } ?? "unknown"), \(whereText)"))
+        checks.append(DoctorCheck("process", .ok, "pid \(p.pid) (\(Escape.text(p.command))): uid \(userName), groups \(groupNames), umask \(p.umask.map { String(format: "%04o", $0) } ?? "unknown"), \(whereText)"))
 
         // The group.
         let hasGroup = p.gids.contains(t.gid)
@@ -271,21 +263,19 @@ public enum ProcessDoctor {
         func absolute(_ s: String) -> String { Paths.absolute(s.hasPrefix("/") ? s : (p.cwd ?? "/") + "/" + s) }
         let hub = absolute(paths.hubCache)
         let sharedHub = t.root + "/hub"
-        let undecodable = p.undecodable.intersection(["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "HOME"])
-        let usesShared = undecodable.isEmpty && sameDirectory(hub, sharedHub)
+        let usesShared = sameDirectory(hub, sharedHub)
         if usesShared {
-            checks.append(DoctorCheck("cache", .ok, "huggingface_hub would use the shared cache \(sharedHub)"))
+            checks.append(DoctorCheck("cache", .ok, "huggingface_hub would use the shared cache \(Escape.text(sharedHub))"))
         } else {
-            var why = "huggingface_hub would use \(hub), not the shared cache \(sharedHub)"
-            if !undecodable.isEmpty { why += " (\(undecodable.sorted().joined(separator: ", ")) is not UTF-8)" }
+            var why = "huggingface_hub would use \(Escape.text(hub)), not the shared cache \(Escape.text(sharedHub))"
             let set = ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"].filter { p.environment[$0] != nil }
-            why += set.isEmpty ? ": HF_HUB_CACHE is not set" : " (from \(set.map { "\($0)=\(p.environment[$0]!)" }.joined(separator: ", ")))"
+            why += set.isEmpty ? ": HF_HUB_CACHE is not set" : " (from \(set.map { "\($0)=\(Escape.text(p.environment[$0]!))" }.joined(separator: ", ")))"
             checks.append(DoctorCheck("cache", .fail, why, fix: fix))
         }
         var off: [String] = []
         for (name, value, want) in [("HF_DATASETS_CACHE", paths.datasetsCache, "datasets"), ("HF_XET_CACHE", paths.xetCache, "xet"),
                                     ("HF_ASSETS_CACHE", paths.assetsCache, "assets")] where !sameDirectory(absolute(value), t.root + "/" + want) {
-            off.append("\(name) -> \(absolute(value))")
+            off.append("\(name) -> \(Escape.text(absolute(value)))")
         }
         if !off.isEmpty {
             checks.append(DoctorCheck("env", .warn, "not shared: \(off.joined(separator: ", "))", fix: fix))
@@ -294,7 +284,7 @@ public enum ProcessDoctor {
         // Tokens must stay out of ROOT.
         let token = absolute(paths.tokenPath)
         if Doctor.isInside(token, t.root) {
-            checks.append(DoctorCheck("token", .fail, "the client would write the token to \(token), inside the shared cache (HF_HOME or HF_TOKEN_PATH point there)", fix: fix))
+            checks.append(DoctorCheck("token", .fail, "the client would write the token to \(Escape.text(token)), inside the shared cache (HF_HOME or HF_TOKEN_PATH point there)", fix: fix))
         }
 
         // Could it write where it would write? The kernel's check, for its ids and capabilities.
@@ -320,8 +310,14 @@ public enum ProcessDoctor {
     static func sameDirectory(_ a: String, _ b: String) -> Bool {
         if Paths.absolute(a) == Paths.absolute(b) { return true }
         var sa = stat(), sb = stat()
-        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        guard exists(a, &sa, follow: true), exists(b, &sb, follow: true) else { return false }
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
+    /// stat/lstat of a path that may hold bytes that are not UTF-8 (encoded back as ByteName decoded them).
+    static func exists(_ path: String, _ st: inout stat, follow: Bool) -> Bool {
+        let bytes = ByteName.bytes(path).map { CChar(bitPattern: $0) } + [0]
+        return (follow ? stat(bytes, &st) : lstat(bytes, &st)) == 0
     }
 
     /// Can the process create entries in `dir` (or, if it does not exist yet, make it under the nearest
@@ -329,27 +325,28 @@ public enum ProcessDoctor {
     /// capabilities.
     static func writable(_ dir: String, _ p: ProcessSnapshot, id: String, fix: String?, _ t: DoctorTarget) -> DoctorCheck {
         var existing = Paths.absolute(dir)
-        while existing != "/" && !FileManager.default.fileExists(atPath: existing) { existing = (existing as NSString).deletingLastPathComponent }
+        var st = stat()
+        while existing != "/" && !exists(existing, &st, follow: false) { existing = (existing as NSString).deletingLastPathComponent }
         let who = p.credentials
         do {
             for c in try Access.ancestors(of: existing, for: who) where !c.searchable {
-                return DoctorCheck(id, .fail, "the process cannot reach \(dir): no search (x) permission on \(c.path)",
+                return DoctorCheck(id, .fail, "the process cannot reach \(Escape.text(dir)): no search (x) permission on \(Escape.text(c.path))",
                                    fix: fix ?? "hfshare namei \(Shell.quote(dir)) --user \(NSS.user(uid: p.fsuid)?.name ?? String(p.fsuid))")
             }
             let fd = try Paths.openVerifiedDirectory(existing)
             let st = try fd.stat()
             let acl = try ACLStore.read(fd, .access)
             let d = Access.decide(who, stat: st, acl: acl, want: [.write, .execute])
-            let what = existing == Paths.absolute(dir) ? dir : "\(existing) (to create \(dir))"
+            let what = existing == Paths.absolute(dir) ? Escape.text(dir) : "\(Escape.text(existing)) (to create \(Escape.text(dir)))"
             if d.allowed { return DoctorCheck(id, .ok, "the process can write \(what)") }
             return DoctorCheck(id, .fail, "the process cannot write \(what)\(d.maskLimited ? " (the ACL mask limits it)" : "")",
                                fix: fix ?? "hfshare namei \(Shell.quote(existing)) --want write --user \(NSS.user(uid: p.fsuid)?.name ?? String(p.fsuid))")
         } catch let e as UsageError {
-            return DoctorCheck(id, .warn, "cannot check \(dir): \(e.description)")
+            return DoctorCheck(id, .warn, "cannot check \(Escape.text(dir)): \(e.description)")
         } catch let e as SystemError {
-            return DoctorCheck(id, .warn, "cannot check \(dir): \(e.description)")
+            return DoctorCheck(id, .warn, "cannot check \(Escape.text(dir)): \(e.description)")
         } catch {
-            return DoctorCheck(id, .warn, "cannot check \(dir): \(error)")
+            return DoctorCheck(id, .warn, "cannot check \(Escape.text(dir)): \(error)")
         }
     }
 }

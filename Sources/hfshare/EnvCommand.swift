@@ -66,7 +66,7 @@ struct EnvCommand: ParsableCommand {
             Output.out(try renderer.render(format))
             return
         }
-        let text = try renderer.systemd()
+        let text = try renderer.render(.systemd)
         let result = try UnitDropIn.install(unit: unit, text: text, dryRun: dryRun)
         if !result.changed {
             Output.out("\(result.path): already up to date; nothing changed\n")
