@@ -50,7 +50,9 @@ for page in man/*.1; do
     install -m 0644 "$page" "$pkg/usr/share/man/man1/"
     gzip -9n "$pkg/usr/share/man/man1/$(basename "$page")"
 done
-install -m 0644 completions/hfshare.bash "$pkg/usr/share/bash-completion/completions/hfshare"
+# bash-completion sources the file: no #! line (lintian: bash-completion-with-hashbang)
+sed "1{/^#!/d}" completions/hfshare.bash >"$pkg/usr/share/bash-completion/completions/hfshare"
+chmod 0644 "$pkg/usr/share/bash-completion/completions/hfshare"
 install -m 0644 completions/_hfshare "$pkg/usr/share/zsh/vendor-completions/_hfshare"
 install -m 0644 completions/hfshare.fish "$pkg/usr/share/fish/vendor_completions.d/hfshare.fish"
 # The units in dist/ name the binary scripts/install.sh puts in /usr/local/bin; the package's is in /usr/bin.

@@ -80,7 +80,7 @@ struct DoctorCommand: ParsableCommand {
             let shared = try SharedRoot.resolve(root, group: group)
             let process = try ProcessSnapshot.read(pid: pid)
             checks = ProcessDoctor.check(process, DoctorTarget(shared))
-            if format == .text { Output.out("hfshare doctor: pid \(pid), \(shared.root) (group \(shared.group.name))\n") }
+            if format == .text { Output.out("hfshare doctor: pid \(pid), \(Escape.text(shared.root)) (group \(Escape.text(shared.group.name)))\n") }
         } else if child {
             guard let root, let group, let gid = childGid else { throw ValidationError("--child needs ROOT, --group and --child-gid") }
             // Run by root as the user, with no shell in between: the environment and umask of the

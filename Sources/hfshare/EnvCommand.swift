@@ -69,10 +69,10 @@ struct EnvCommand: ParsableCommand {
         let text = try renderer.render(.systemd)
         let result = try UnitDropIn.install(unit: unit, text: text, dryRun: dryRun)
         if !result.changed {
-            Output.out("\(result.path): already up to date; nothing changed\n")
+            Output.out("\(Escape.text(result.path)): already up to date; nothing changed\n")
             return
         }
-        for step in result.plan { Output.out((dryRun ? "would " : "") + step + "\n") }
+        for step in result.plan { Output.out((dryRun ? "would " : "") + Escape.text(step) + "\n") }
         if dryRun {
             Output.out(text)
             Output.out("dry run: nothing changed\n")
