@@ -250,7 +250,24 @@ public enum UnitDropIn {
         return name
     }
 
-    public static func path(unit: String) -> String { RepairTimer.unitDirectory + "/" + unit + ".d/" + fileName }
+    /// Where systemd is and what it is doing: the machine's by default (HFSHARE_SYSTEMD_UNITDIR,
+    /// HFSHARE_SYSTEMD_RUNNING and HFSHARE_SYSTEMCTL override them, as for init --enable-timer); tests
+    /// pass their own instead of changing the process environment.
+    public struct Systemd: Sendable {
+        public var unitDirectory: String
+        public var runs: Bool
+        public var systemctl: String
+
+        public init(unitDirectory: String, runs: Bool, systemctl: String) {
+            self.unitDirectory = unitDirectory; self.runs = runs; self.systemctl = systemctl
+        }
+
+        public static var machine: Systemd {
+            Systemd(unitDirectory: RepairTimer.unitDirectory, runs: RepairTimer.systemdRuns, systemctl: RepairTimer.systemctl)
+        }
+    }
+
+    public static func path(unit: String, in systemd: Systemd = .machine) -> String { systemd.unitDirectory + "/" + unit + ".d/" + fileName }
 
     public struct Result: Sendable {
         public var path: String
@@ -260,16 +277,16 @@ public enum UnitDropIn {
     }
 
     /// Writes the drop-in (atomically, only when its bytes differ) and reloads systemd where it runs.
-    public static func install(unit given: String, text: String, dryRun: Bool) throws -> Result {
+    public static func install(unit given: String, text: String, dryRun: Bool, systemd: Systemd = .machine) throws -> Result {
         let unit = try validate(given)
-        let file = path(unit: unit)
+        let file = path(unit: unit, in: systemd)
         let dir = (file as NSString).deletingLastPathComponent
         let same = FileManager.default.contents(atPath: file) == Data(text.utf8)
         var st = stat()
         let modeOK = lstat(file, &st) == 0 && st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o7777 == 0o644
         if same && modeOK { return Result(path: file, changed: false, reloaded: false, plan: []) }
         var plan = ["write \(file)"]
-        let reload = RepairTimer.systemdRuns
+        let reload = systemd.runs
         if reload { plan.append("systemctl daemon-reload") }
         if dryRun { return Result(path: file, changed: true, reloaded: false, plan: plan) }
         do {
@@ -282,7 +299,7 @@ public enum UnitDropIn {
         } catch let e as SystemError {
             throw UsageError("\(Escape.text(file)): \(e.call): \(e.reason); run as root: sudo hfshare env --install-unit \(unit)")
         }
-        if reload { try Command.run([RepairTimer.systemctl, "daemon-reload"]) }
+        if reload { try Command.run([systemd.systemctl, "daemon-reload"]) }
         return Result(path: file, changed: true, reloaded: reload, plan: plan)
     }
 }

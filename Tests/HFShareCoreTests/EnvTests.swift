@@ -116,21 +116,32 @@ import Testing
     @Test func installUnitIsIdempotent() throws {
         let dir = NSTemporaryDirectory() + "hfshare-env-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        setenv("HFSHARE_SYSTEMD_UNITDIR", dir, 1)
-        setenv("HFSHARE_SYSTEMD_RUNNING", "0", 1)
-        defer { unsetenv("HFSHARE_SYSTEMD_UNITDIR"); unsetenv("HFSHARE_SYSTEMD_RUNNING") }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // A systemctl that records what it was asked.
+        let log = dir + "/systemctl.log", fake = dir + "/systemctl"
+        try "#!/bin/sh\necho \"$@\" >>\(log)\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let systemd = UnitDropIn.Systemd(unitDirectory: dir + "/system", runs: true, systemctl: fake)
         let text = try EnvRenderer(root: "/srv/hf", group: "hf", gid: 1, acl: true).systemd()
-        let dry = try UnitDropIn.install(unit: "app", text: text, dryRun: true)
-        #expect(dry.changed && !FileManager.default.fileExists(atPath: dry.path))
-        let first = try UnitDropIn.install(unit: "app", text: text, dryRun: false)
-        #expect(first.changed && first.path == dir + "/app.service.d/hfshare.conf" && !first.reloaded)
+        let dry = try UnitDropIn.install(unit: "app", text: text, dryRun: true, systemd: systemd)
+        #expect(dry.changed && dry.plan == ["write \(dir)/system/app.service.d/hfshare.conf", "systemctl daemon-reload"])
+        #expect(!FileManager.default.fileExists(atPath: dry.path) && !FileManager.default.fileExists(atPath: log))
+        let first = try UnitDropIn.install(unit: "app", text: text, dryRun: false, systemd: systemd)
+        #expect(first.changed && first.path == dir + "/system/app.service.d/hfshare.conf" && first.reloaded)
         #expect(FileManager.default.contents(atPath: first.path) == Data(text.utf8))
+        #expect((try? String(contentsOfFile: log, encoding: .utf8)) == "daemon-reload\n")
         var st = stat()
         #expect(stat(first.path, &st) == 0 && st.st_mode & 0o7777 == 0o644)
         let ctime = st.st_ctim
-        let second = try UnitDropIn.install(unit: "app.service", text: text, dryRun: false)
-        #expect(!second.changed && second.plan.isEmpty)
+        let second = try UnitDropIn.install(unit: "app.service", text: text, dryRun: false, systemd: systemd)
+        #expect(!second.changed && second.plan.isEmpty && !second.reloaded)
         #expect(stat(first.path, &st) == 0 && st.st_ctim.tv_sec == ctime.tv_sec && st.st_ctim.tv_nsec == ctime.tv_nsec)
+        #expect((try? String(contentsOfFile: log, encoding: .utf8)) == "daemon-reload\n", "no second reload")
+        // Where systemd does not run: written, no reload.
+        let offline = UnitDropIn.Systemd(unitDirectory: dir + "/offline", runs: false, systemctl: fake)
+        let third = try UnitDropIn.install(unit: "app", text: text, dryRun: false, systemd: offline)
+        #expect(third.changed && !third.reloaded && third.plan == ["write \(dir)/offline/app.service.d/hfshare.conf"])
+        #expect((try? String(contentsOfFile: log, encoding: .utf8)) == "daemon-reload\n")
     }
 
     // MARK: doctor --pid
