@@ -21,10 +21,13 @@ public enum ClientEnvironment {
     /// The per-user token, never inside ROOT (HF_HOME is never set to ROOT: huggingface_hub chmods
     /// the token's directory 0700).
     public static let tokenVariable = (name: "HF_TOKEN_PATH", home: ".cache/huggingface/token")
+    /// transformers' cache of `trust_remote_code` modules, imported into every process: per user, never shared.
+    public static let modulesVariable = (name: "HF_MODULES_CACHE", home: ".cache/huggingface/modules")
 
     /// Every variable, in the order they are written.
     public static func variables(root: String) -> [(name: String, value: Value)] {
-        cacheVariables(root: root).map { ($0.name, Value.path($0.path)) } + [(tokenVariable.name, .home(tokenVariable.home))]
+        cacheVariables(root: root).map { ($0.name, Value.path($0.path)) } + [(tokenVariable.name, .home(tokenVariable.home)),
+                                                                             (modulesVariable.name, .home(modulesVariable.home))]
     }
 
     /// Without POSIX ACLs only a group-friendly umask keeps new files group-writable.

@@ -22,6 +22,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case fileSetid = "file-setid"
     case fileHardlinkOutside = "file-hardlink-outside"
     case tokenReadable = "token-readable"
+    /// Code in ROOT/modules (trust_remote_code) that a member other than its owner can write.
+    case sharedCodeWritable = "shared-code-writable"
     case symlinkEscapes = "symlink-escapes"
     case symlinkDangling = "symlink-dangling"
     case ownerUnknownUID = "owner-unknown-uid"
@@ -40,7 +42,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     /// Whether `repair` restores it; the others are reported with the command an admin would run.
     public var fixable: Bool {
         switch self {
-        case .tokenReadable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
+        case .tokenReadable, .sharedCodeWritable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
              .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable:
             return false
         default:
@@ -69,6 +71,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .fileSetid: return "file has the setuid or setgid bit"
         case .fileHardlinkOutside: return "file is a hard link to a name outside the cache (changing it would change that file)"
         case .tokenReadable: return "access token readable by group or others"
+        case .sharedCodeWritable: return "remote code (trust_remote_code) another member can write: it runs in every process that loads the model, as that user"
         case .symlinkEscapes: return "symlink points outside the cache root"
         case .symlinkDangling: return "symlink target inside the cache does not exist"
         case .ownerUnknownUID: return "owner uid has no passwd entry"

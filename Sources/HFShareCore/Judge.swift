@@ -131,6 +131,7 @@ public struct Judge: Sendable {
         case .ownerUnknownUID: return "chown MEMBER \(q)   (uid \(e.stat.uid) has no account)"
         case .symlinkEscapes, .symlinkDangling: return "rm \(q)   (the client re-creates it on the next download)"
         case .tokenReadable: return "chmod 600 \(q)"
+        case .sharedCodeWritable: return "chmod -R go-w \(q)   (and keep HF_MODULES_CACHE per user: the profile snippet and 'hfshare env' set it)"
         case .specialFile: return "rm \(q)"
         default: return "hfshare repair \(Shell.quote(root))"
         }

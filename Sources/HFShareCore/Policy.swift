@@ -39,8 +39,14 @@ public struct Policy: Sendable {
         /// Some ancestor inside ROOT is named `.locks`.
         public var underLocks: Bool
 
-        public init(name: String, stat: FileStat, access: PosixACL? = nil, defaultACL: PosixACL? = nil, underLocks: Bool = false) {
+        /// Inside ROOT/modules (HF_MODULES_CACHE when HF_HOME is the cache): Python that `trust_remote_code`
+        /// imports into every process loading the model. No member but its owner may write it.
+        public var isCode: Bool = false
+
+        public init(name: String, stat: FileStat, access: PosixACL? = nil, defaultACL: PosixACL? = nil, underLocks: Bool = false,
+                    isCode: Bool = false) {
             self.name = name; self.stat = stat; self.access = access; self.defaultACL = defaultACL; self.underLocks = underLocks
+            self.isCode = isCode
         }
 
         public var isToken: Bool { name == "token" || name == "stored_tokens" }
@@ -55,6 +61,12 @@ public struct Policy: Sendable {
     public func violations(_ e: Entry) -> [FindingKind] {
         var kinds: [FindingKind] = []
         let mode = e.stat.mode
+        if e.isCode && (e.stat.type == .directory || e.stat.type == .regular) {
+            // The sharing rules are turned around: nobody but the owner may write shared code.
+            if mode & UInt32(S_ISUID | S_ISGID) != 0 && e.stat.type == .regular { kinds.append(.fileSetid) }
+            if codeWritableByOthers(e) { kinds.append(.sharedCodeWritable) }
+            return kinds
+        }
         switch e.stat.type {
         case .directory:
             if e.stat.gid != gid { kinds.append(.dirWrongGroup) }
@@ -118,6 +130,19 @@ public struct Policy: Sendable {
     }
 
     func isMember(_ uid: UInt32) -> Bool { members?.membership(of: uid) == .member }
+
+    /// Some member other than the owner (any member through the group class or other, or a named
+    /// member) may write this piece of shared code, as the kernel decides.
+    public func codeWritableByOthers(_ e: Entry) -> Bool {
+        let write: ACLPerms = e.stat.type == .directory ? [.write, .execute] : .write
+        if Access.permissionCheck(Credentials.anyMember(of: gid), stat: e.stat, acl: e.access, want: write).allowed { return true }
+        guard let acl = e.access, acl.isExtended else { return false }
+        for entry in acl.entries {
+            if case .user(let uid) = entry.tag, uid != e.stat.uid,
+               Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: e.stat, acl: acl, want: write).allowed { return true }
+        }
+        return false
+    }
 
     /// Members the ACL singles out and denies what the group gets: the owner if a member (files: `u::`
     /// must have rw; directories have dir-owner-perms) and each member with a named-user entry. One line
@@ -203,6 +228,7 @@ public struct Policy: Sendable {
     /// every stricter bit.
     public func wantedMode(_ e: Entry) -> UInt32 {
         let mode = e.stat.permissions
+        if e.isCode { return mode & ~UInt32(S_ISUID | S_ISGID) }
         switch e.stat.type {
         case .directory:
             return (mode | UInt32(S_ISGID) | 0o770) & ~UInt32(S_ISVTX | 0o002)
@@ -220,7 +246,7 @@ public struct Policy: Sendable {
     /// ACL, or one whose entries already grant G; chmod then fixes mask and other).
     /// `addNamedGroup` adds `group:G:` (init does so on directories).
     public func wantedAccessACL(_ e: Entry, addNamedGroup: Bool = false) -> PosixACL? {
-        guard aclSupported, e.stat.type == .directory || (e.stat.type == .regular && !e.isToken) else { return nil }
+        guard aclSupported, !e.isCode, e.stat.type == .directory || (e.stat.type == .regular && !e.isToken) else { return nil }
         let need: ACLPerms = e.stat.type == .directory ? .rwx : .rw
         var acl = e.access ?? PosixACL(mode: e.stat.mode)
         let before = acl
@@ -248,7 +274,7 @@ public struct Policy: Sendable {
     /// The default ACL a directory should have, or nil if it already grants what the policy needs.
     /// Named entries an admin added stay; a stricter `other::` stays.
     public func wantedDefaultACL(_ e: Entry) -> PosixACL? {
-        guard aclSupported, e.stat.type == .directory else { return nil }
+        guard aclSupported, !e.isCode, e.stat.type == .directory else { return nil }
         if defaultACLViolations(e.defaultACL).isEmpty && defaultDenials(e).isEmpty { return nil }
         var acl = e.defaultACL ?? PosixACL([])
         for entry in acl.entries {

@@ -106,6 +106,7 @@ public final class Scanner: @unchecked Sendable {
         var rel: String
         var stat: FileStat
         var underLocks: Bool
+        var isCode = false
         /// Components of `rel`: how many `..` a relative symlink in it may use before leaving ROOT.
         var depth: Int
     }
@@ -247,7 +248,8 @@ public final class Scanner: @unchecked Sendable {
         // The directory itself.
         let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
         let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
-        let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks)
+        let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
+                                 isCode: work.isCode)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
 
         let listing: [(name: String, type: FileType)]
@@ -274,7 +276,8 @@ public final class Scanner: @unchecked Sendable {
                 continue
             }
             if st.type == .directory {
-                children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks, depth: work.depth + 1))
+                children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks,
+                                        isCode: work.isCode || (work.rel.isEmpty && name == "modules"), depth: work.depth + 1))
                 continue
             }
             if let fix = options.fix, !fix.dryRun, st.type == .regular, name.hasPrefix(Scanner.tempPrefix),
@@ -291,7 +294,7 @@ public final class Scanner: @unchecked Sendable {
             }
             var acl: PosixACL?
             if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
-            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks)
+            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode)
             handle(e, at: place, in: dir, selfFD: nil)
         }
         cond.lock()
@@ -428,7 +431,7 @@ public final class Scanner: @unchecked Sendable {
                     var acl: PosixACL?
                     if st.type == .regular && policy.aclSupported { acl = try ACLStore.readEntry(in: dir, name) }
                     let underLocks = rel.split(separator: "/").dropLast().contains(".locks")
-                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks)
+                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks, isCode: rel.hasPrefix("modules/"))
                     let depth = rel.split(separator: "/").count - 1
                     handle(e, at: Place(parentRel: parentRel, name: name, depth: depth), in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
                 } catch {

@@ -68,6 +68,23 @@ import Testing
         #expect(after.allSatisfy { !$0.fixable }, "after the planned fix: \(after)")
     }
 
+    @Test func sharedCodeIsJudgedTheOtherWayAround() {
+        var policy = Policy(gid: Self.g, groupName: "hf", now: 1_000_000)
+        policy.members = Self.members
+        let judge = Judge(policy: policy, root: "/c", fix: nil)
+        func kinds(_ mode: UInt32, dir: Bool = false, acl: String? = nil) -> [FindingKind] {
+            let e = Policy.Entry(name: "x.py", stat: FileStat(mode: (dir ? UInt32(S_IFDIR) : UInt32(S_IFREG)) | mode, uid: Self.alice, gid: Self.g),
+                                 access: acl.flatMap(PosixACL.parse), isCode: true)
+            return judge.kinds(Facts(entry: e, path: "/c/modules/x.py", membership: .member))
+        }
+        #expect(kinds(0o664) == [.sharedCodeWritable])
+        #expect(kinds(0o2775, dir: true) == [.sharedCodeWritable])
+        #expect(kinds(0o644) == [])
+        #expect(kinds(0o755, dir: true) == [])
+        #expect(kinds(0o644, acl: "u::rw-,u:5002:rw-,g::r--,m::rw-,o::r--") == [.sharedCodeWritable])
+        #expect(!FindingKind.sharedCodeWritable.fixable)
+    }
+
     @Test func repairPlansWithoutTouchingDisk() {
         var policy = Policy(gid: Self.g, groupName: "hf", now: 1_000_000)
         policy.members = Self.members
