@@ -239,6 +239,10 @@ public final class Scanner: @unchecked Sendable {
         let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
         let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
+        // hfshare#14 hook (RepoIntegrity.swift): refs, snapshots and blobs of a hub repo dir. Keep.
+        if work.parent != nil, RepoIntegrity.isRepoDirectory(rel: work.rel) {
+            for e in RepoIntegrity.events(repoDir: dir, repoName: work.name, repoPath: path, hubDir: work.parent, root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) }
+        }
 
         let listing: [(name: String, type: FileType)]
         do {
@@ -303,7 +307,8 @@ public final class Scanner: @unchecked Sendable {
             }
         }
         if e.stat.type == .symlink, let dir {
-            if let k = symlinkKind(dir: dir, name: e.name, at: place) { kinds.append(k) }
+            // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
+            if let k = symlinkKind(dir: dir, name: e.name, at: place), !(k == .symlinkDangling && RepoIntegrity.isSnapshotLink(rel: place.rel)) { kinds.append(k) }
         }
         if policy.isStaleLockCandidate(e), let dir {
             if let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
