@@ -137,10 +137,10 @@ public enum ACLStore {
         return try withXattrBuffer { buf in
             var n = -1
             if haveGetxattrat {
-                n = hf_getxattrat(dir.raw, name, HF_AT_SYMLINK_NOFOLLOW, xattrName(.access), buf.baseAddress, buf.count)
+                n = ByteName.withCString(name) { hf_getxattrat(dir.raw, $0, HF_AT_SYMLINK_NOFOLLOW, xattrName(.access), buf.baseAddress, buf.count) }
                 if n < 0 && errno == ENOSYS { haveGetxattrat = false }
             }
-            if !haveGetxattrat { n = lgetxattr(path, xattrName(.access), buf.baseAddress, buf.count) }
+            if !haveGetxattrat { n = ByteName.withCString(path) { lgetxattr($0, xattrName(.access), buf.baseAddress, buf.count) } }
             let display = FD.join(dir.path, name)
             return try interpret(n, buf, .access, display: display) { try read(path: path, .access, display: display) }
         }
@@ -191,7 +191,7 @@ public enum ACLStore {
     }
 
     static func read(path: String, _ kind: ACLKind, display: String) throws -> PosixACL? {
-        guard let acl = acl_get_file(path, acl_type_t(kind == .access ? ACL_TYPE_ACCESS : ACL_TYPE_DEFAULT)) else {
+        guard let acl = ByteName.withCString(path, { acl_get_file($0, acl_type_t(kind == .access ? ACL_TYPE_ACCESS : ACL_TYPE_DEFAULT)) }) else {
             if errno == ENODATA || errno == EOPNOTSUPP || errno == ENOTSUP { return nil }
             throw SystemError("acl_get_file", display)
         }

@@ -13,6 +13,8 @@ public struct InitOptions: Sendable {
     public var dryRun: Bool = false
     /// Install and enable the nightly `hfshare repair` (systemd timer, else cron.d).
     public var enableTimer: Bool = false
+    /// Accept a home directory as ROOT, a system group, or a group other than the recorded one.
+    public var force: Bool = false
 
     public init(root: String, group: String) { self.root = root; self.group = group }
 }
@@ -48,13 +50,15 @@ public enum Initializer {
     public static let skeleton = ["hub", "datasets", "xet", "assets"]
 
     public static func run(_ o: InitOptions, sink: EventSink? = nil) throws -> InitReport {
-        let given = Paths.absolute(o.root)
-        try Paths.refuseSystemTree(given)
+        let given = try Validate.root(o.root, force: o.force)
+        guard Validate.isPortableName(o.group) || (o.group.allSatisfy(\.isNumber) && !o.createGroup) else {
+            throw UsageError("group name \(Escape.text(o.group)): use letters, digits, '.', '_' and '-' only (POSIX portable names), not starting with '-'")
+        }
         if !o.dryRun && !Posix.isRoot() {
             throw UsageError("init must run as root (it changes groups, modes and ACLs and writes \(Paths.sysconfDirectory)); try: sudo hfshare init \(o.root) --group \(o.group)")
         }
         let (rootPath, exists) = try Paths.resolveTrusted(given)
-        try Paths.refuseSystemTree(rootPath)
+        _ = try Validate.root(rootPath, force: o.force)
         var report = InitReport(root: rootPath)
 
         // The group.
@@ -77,7 +81,12 @@ public enum Initializer {
             }
         }
         report.group = group
+        if let group { try Validate.sharingGroup(group, force: o.force) }
         let gid = group?.gid ?? o.gid ?? 0
+        // A re-run must not quietly move a cache to another group: root's record says which one it is.
+        if let recorded = Registry.entry(for: rootPath), let rg = recorded.group, rg != (group?.name ?? o.group), !o.force {
+            throw UsageError("\(Escape.text(rootPath)) is registered for group \(rg) (\(Registry.file)); refusing to switch it to \(Escape.text(o.group)). Pass --force to move the cache to the new group")
+        }
 
         // ROOT itself.
         var st = stat()
@@ -105,19 +114,24 @@ public enum Initializer {
                 try parentFD.mkdir((rootPath as NSString).lastPathComponent, mode: 0o700)
             }
             let rootFD = try Paths.openVerifiedDirectory(rootPath)
-            if (try? rootFD.stat(Paths.stateDirectory)) == nil {
-                try rootFD.mkdir(Paths.stateDirectory, mode: 0o700)
+            let stateMode: UInt32 = o.other == .none ? 0o2750 : 0o2755
+            let stateDir: StateDir
+            if let existing = try StateDir.openIfPresent(root: rootPath, rootFD: rootFD) {
+                stateDir = existing
+            } else {
+                stateDir = try StateDir.open(root: rootPath, rootFD: rootFD, create: true, mode: 0o700)
+                // ROOT's default ACL would make it group-writable: the state dir has mode bits only.
+                stateDir.fd.removeXattr("system.posix_acl_default")
+                stateDir.fd.removeXattr("system.posix_acl_access")
+                try stateDir.fd.chmod(0o700)
                 report.plan.append("create \(rootPath)/\(Paths.stateDirectory)")
             }
-            let state = try rootFD.openDirectory(Paths.stateDirectory)
-            guard try state.stat().uid == 0 else {
-                throw UsageError("\(rootPath)/\(Paths.stateDirectory): not owned by root; remove it and re-run init")
-            }
+            let state = stateDir.fd
             // Probed once, by trying; a re-run trusts the record so that it changes nothing (not even
             // the mtime of .hfshare).
-            if let recorded = try? RootConfig.load(root: rootPath) {
+            if let recorded = try RootConfig.load(root: rootPath, state: stateDir) {
                 report.aclSupported = recorded.acl
-                report.probe = ProbeRecord.load(root: rootPath)
+                report.probe = ProbeRecord.load(root: rootPath, state: stateDir)
             } else {
                 var probe = try FilesystemProbe.run(in: state, options: ProbeOptions(gid: gid))
                 probe.path = rootPath
@@ -126,7 +140,6 @@ public enum Initializer {
             }
             policy.aclSupported = report.aclSupported
             // Readable by members (the config), writable by root only.
-            let stateMode: UInt32 = o.other == .none ? 0o2750 : 0o2755
             if try state.stat().gid != gid { try state.chown(gid: gid) }
             if try state.stat().permissions != stateMode { try state.chmod(stateMode) }
             if !exists { try makePolicyDirectory(rootFD, policy) }
@@ -164,18 +177,19 @@ public enum Initializer {
         // The files init owns.
         let configPath = RootConfig.path(rootPath)
         if o.dryRun {
-            if FileManager.default.contents(atPath: configPath) != config.encoded() { report.plan.append("write \(configPath)") }
-            if !Registry.roots().contains(rootPath) { report.plan.append("register \(rootPath) in \(Registry.file)") }
+            if (try? StateDir.openIfPresent(root: rootPath)?.read("config.json")) ?? nil != config.encoded() { report.plan.append("write \(configPath)") }
+            if Registry.entry(for: rootPath) != Registry.Entry(root: rootPath, group: config.group, gid: gid) { report.plan.append("register \(rootPath) in \(Registry.file)") }
             if o.writeProfile && FileManager.default.contents(atPath: Paths.profilePath) != Data(report.profile.utf8) {
                 report.plan.append("write \(Paths.profilePath)")
             }
         } else {
-            if try Files.writeAtomically(configPath, config.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) { report.plan.append("write \(configPath)") }
+            let state = try StateDir.open(root: rootPath)
+            if try state.write("config.json", config.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) { report.plan.append("write \(configPath)") }
             if let probe = report.probe,
-               try Files.writeAtomically(ProbeRecord.path(rootPath), probe.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) {
+               try state.write("probe.json", probe.encoded(), mode: o.other == .none ? 0o640 : 0o644, gid: gid) {
                 report.plan.append("record the filesystem probe in \(ProbeRecord.path(rootPath))")
             }
-            if try Registry.register(rootPath) { report.plan.append("register \(rootPath) in \(Registry.file)") }
+            if try Registry.register(rootPath, group: config.group, gid: gid) { report.plan.append("register \(rootPath) in \(Registry.file)") }
             if o.writeProfile {
                 let dir = (Paths.profilePath as NSString).deletingLastPathComponent
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -212,8 +226,9 @@ public enum Initializer {
 public enum ProbeRecord {
     public static func path(_ root: String) -> String { root + "/" + Paths.stateDirectory + "/probe.json" }
 
-    public static func load(root: String) -> ProbeResult? {
-        guard let data = FileManager.default.contents(atPath: path(root)) else { return nil }
+    public static func load(root: String, state: StateDir? = nil) -> ProbeResult? {
+        guard let state = try? state ?? StateDir.openIfPresent(root: root),
+              let data = try? state.read("probe.json", maxBytes: 1 << 20) else { return nil }
         return try? JSONDecoder().decode(ProbeResult.self, from: data)
     }
 }
@@ -224,11 +239,11 @@ public enum Profile {
         let q = { (s: String) in Shell.quote(s) }
         var lines = [
             "# Written by hfshare init; re-run it to change this file.",
-            "# Shared Hugging Face cache \(root) for members of group \(group).",
+            "# Shared Hugging Face cache \(Escape.text(root)) for members of group \(Escape.text(group)).",
             "# HF_HOME is deliberately not set to the cache: huggingface_hub chmods the token's directory",
             "# to 0700, which would lock every other user out. Tokens stay in each user's home.",
             "case \" $(id -Gn 2>/dev/null) \" in",
-            "*\" \(group) \"*)",
+            "*\" \"\(q(group))\" \"*)",
             "    export HF_HUB_CACHE=\(q(root + "/hub"))",
             "    export HF_DATASETS_CACHE=\(q(root + "/datasets"))",
             "    export HF_XET_CACHE=\(q(root + "/xet"))",

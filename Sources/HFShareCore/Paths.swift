@@ -131,14 +131,21 @@ public struct RootConfig: Codable, Equatable, Sendable {
 
     public static func path(_ root: String) -> String { root + "/" + Paths.stateDirectory + "/config.json" }
 
-    public static func load(root: String) throws -> RootConfig? {
-        let p = path(root)
-        guard FileManager.default.fileExists(atPath: p) else { return nil }
+    /// The config of ROOT, read only from a verified state dir (see StateDir); nil for a bare cache.
+    /// Its group name must be one `init` could have written; anything else is refused, never used.
+    public static func load(root: String, state: StateDir? = nil) throws -> RootConfig? {
+        guard let state = try state ?? StateDir.openIfPresent(root: root),
+              let data = try state.read("config.json", maxBytes: 64 * 1024) else { return nil }
+        let config: RootConfig
         do {
-            return try JSONDecoder().decode(RootConfig.self, from: Data(contentsOf: URL(fileURLWithPath: p)))
+            config = try JSONDecoder().decode(RootConfig.self, from: data)
         } catch {
-            throw UsageError("\(p): cannot read the hfshare config (\(error.localizedDescription)); re-run: hfshare init \(root) --group NAME")
+            throw UsageError("\(Escape.text(path(root))): cannot read the hfshare config (\(error.localizedDescription)); re-run: sudo hfshare init \(Shell.quote(root)) --group NAME")
         }
+        guard Validate.isPortableName(config.group) else {
+            throw UsageError("\(Escape.text(path(root))): records the group name \(Escape.text(config.group)), which init never writes; refusing it. Re-run: sudo hfshare init \(Shell.quote(root)) --group NAME")
+        }
+        return config
     }
 
     public func encoded() -> Data {
@@ -152,18 +159,47 @@ public struct RootConfig: Codable, Equatable, Sendable {
 public enum Registry {
     public static var file: String { Paths.sysconfDirectory + "/roots" }
 
-    public static func roots() -> [String] {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    /// One registered root: its path and, since 0.2, the group and gid init recorded (root's own copy,
+    /// which wins over ROOT/.hfshare/config.json: members can rename that directory, never /etc).
+    public struct Entry: Equatable, Sendable {
+        public var root: String
+        public var group: String?
+        public var gid: UInt32?
+        var line: String { group.map { "\(root)\t\($0)\t\(gid ?? 0)" } ?? root }
     }
 
+    public static func entries() -> [Entry] {
+        guard let data = FileManager.default.contents(atPath: file), data.count < 1 << 20 else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.isEmpty || t.hasPrefix("#") { return nil }
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            if f.count >= 3, let gid = UInt32(f[2]) { return Entry(root: f[0], group: f[1], gid: gid) }
+            return Entry(root: t)
+        }
+    }
+
+    public static func roots() -> [String] { entries().map(\.root) }
+
+    public static func entry(for root: String) -> Entry? { entries().first { $0.root == root } }
+
     /// Returns true if the file changed.
-    public static func register(_ root: String) throws -> Bool {
-        if roots().contains(root) { return false }
+    @discardableResult
+    public static func register(_ root: String, group: String? = nil, gid: UInt32? = nil) throws -> Bool {
+        try Validate.pathText(root)
+        let new = Entry(root: root, group: group, gid: gid)
+        var all = entries()
+        if let i = all.firstIndex(where: { $0.root == root }) {
+            if all[i] == new || group == nil { return false }
+            all[i] = new
+        } else {
+            all.append(new)
+        }
         try FileManager.default.createDirectory(atPath: Paths.sysconfDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
-        let text = (roots() + [root]).joined(separator: "\n") + "\n"
-        try Files.writeAtomically(file, Data(("# shared Hugging Face caches managed by hfshare (one per line)\n" + text).utf8), mode: 0o644)
+        let text = "# shared Hugging Face caches managed by hfshare: ROOT<TAB>group<TAB>gid, one per line\n"
+            + all.map(\.line).joined(separator: "\n") + "\n"
+        try Files.writeAtomically(file, Data(text.utf8), mode: 0o644)
         return true
     }
 }

@@ -15,10 +15,11 @@ public enum RepairLock {
 
     public static func with<T>(root: String, skip: Bool, _ body: () throws -> T) throws -> T {
         if skip { return try body() }
-        let rootFD = try Paths.openVerifiedDirectory(root)
-        if (try? rootFD.stat(Paths.stateDirectory)) == nil { try rootFD.mkdir(Paths.stateDirectory, mode: 0o755) }
-        let state = try rootFD.openDirectory(Paths.stateDirectory)
-        let lock = try state.openat("repair.lock", flags: O_RDWR | O_CREAT | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o644)
+        // Root-only state (see StateDir): the lock is 0600 in a dir only root can write, so neither a
+        // member nor a stranger can open it to hold repair off, or plant a link in its place.
+        let stateDir = try StateDir.open(root: root, create: true)
+        let state = stateDir.fd
+        let lock = try stateDir.lockFile("repair.lock")
         var flockHeld = false
         if flock(lock.raw, LOCK_EX | LOCK_NB) == 0 {
             flockHeld = true
@@ -26,7 +27,7 @@ public enum RepairLock {
             throw UsageError("\(root): another hfshare repair holds \(lock.path); wait for it to finish")
         } // else: this filesystem has no working flock; the owner record alone decides.
         defer { if flockHeld { flock(lock.raw, LOCK_UN) } }
-        try acquireOwner(state, root: root, flockHeld: flockHeld)
+        try acquireOwner(stateDir, root: root, flockHeld: flockHeld)
         defer { try? state.unlink(ownerFile) }
         return try body()
     }
@@ -48,9 +49,10 @@ public enum RepairLock {
         }
     }
 
-    static func acquireOwner(_ state: FD, root: String, flockHeld: Bool) throws {
+    static func acquireOwner(_ stateDir: StateDir, root: String, flockHeld: Bool) throws {
+        let state = stateDir.fd
         for _ in 0..<3 {
-            if let fd = try? state.openat(ownerFile, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o644) {
+            if let fd = try? state.openat(ownerFile, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600) {
                 let line = Owner.current.line
                 _ = line.withCString { Glibc.write(fd.raw, $0, strlen($0)) }
                 try? fd.fsync()
@@ -58,7 +60,8 @@ public enum RepairLock {
             }
             guard Glibc.errno == EEXIST else { throw SystemError("create", FD.join(state.path, ownerFile)) }
             let st = try state.stat(ownerFile)
-            let text = (try? String(contentsOfFile: "/proc/self/fd/\(state.raw)/\(ownerFile)", encoding: .utf8)) ?? ""
+            // Read like every state file: no symlink followed, root's regular file only, a few bytes.
+            let text = ((try? stateDir.read(ownerFile, maxBytes: 512)) ?? nil).map { String(decoding: $0, as: UTF8.self) } ?? ""
             let owner = Owner(text)
             let age = Posix.now() - st.mtime
             let sameHost = owner?.host == Owner.current.host
@@ -71,7 +74,7 @@ public enum RepairLock {
                 alive = age < staleAfter
             }
             if alive {
-                let who = owner.map { "pid \($0.pid) on \($0.host)" } ?? "an unknown process"
+                let who = owner.map { "pid \($0.pid) on \(Escape.text($0.host))" } ?? "an unknown process"
                 throw UsageError("\(root): another hfshare repair (\(who), started \(Int(age / 60)) min ago) holds \(FD.join(state.path, ownerFile)); wait for it, or if it is gone: rm \(FD.join(state.path, ownerFile))")
             }
             try? state.unlink(ownerFile) // stale: left by a killed repair

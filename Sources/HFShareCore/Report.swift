@@ -85,14 +85,8 @@ public enum Report {
         s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    /// `36h`, `2d`, `90m`, `3600s`, `3600` → seconds.
-    public static func parseDuration(_ text: String) -> Double? {
-        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800]
-        guard let last = text.last else { return nil }
-        if let unit = units[last], let n = Double(text.dropLast()), n >= 0 { return n * unit }
-        if let n = Double(text), n >= 0 { return n }
-        return nil
-    }
+    /// `36h`, `2d`, `90m`, `3600s`, `3600` → seconds (see Validate.duration).
+    public static func parseDuration(_ text: String) -> Double? { Validate.duration(text) }
 }
 
 /// What the text report needs of a stream of events, in memory that does not grow with the tree:

@@ -105,11 +105,11 @@ public final class FD: @unchecked Sendable {
     public func openat(_ name: String, flags: Int32, mode: mode_t = 0, noatime: Bool = false) throws -> FD {
         let childPath = FD.join(path, name)
         if noatime {
-            let fd = hf_open(raw, name, flags | HF_O_NOATIME, UInt32(mode))
+            let fd = ByteName.withCString(name) { hf_open(raw, $0, flags | HF_O_NOATIME, UInt32(mode)) }
             if fd >= 0 { return FD(raw: fd, path: childPath) }
             if Glibc.errno != EPERM { throw SystemError("open", childPath) }
         }
-        let fd = hf_open(raw, name, flags, UInt32(mode))
+        let fd = ByteName.withCString(name) { hf_open(raw, $0, flags, UInt32(mode)) }
         guard fd >= 0 else { throw SystemError("open", childPath) }
         return FD(raw: fd, path: childPath, pathOnly: flags & HF_O_PATH != 0)
     }
@@ -122,7 +122,7 @@ public final class FD: @unchecked Sendable {
     /// (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or one O_NOFOLLOW openat per component).
     public func openBeneath(_ relative: String, flags: Int32) throws -> FD {
         let childPath = FD.join(path, relative)
-        let fd = hf_openat_beneath(raw, relative, flags | HF_O_NOFOLLOW | HF_O_CLOEXEC, 0)
+        let fd = ByteName.withCString(relative) { hf_openat_beneath(raw, $0, flags | HF_O_NOFOLLOW | HF_O_CLOEXEC, 0) }
         if fd >= 0 { return FD(raw: fd, path: childPath) }
         guard Glibc.errno == ENOSYS else { throw SystemError("openat2", childPath) }
         let parts = relative.split(separator: "/").map(String.init)
@@ -143,7 +143,7 @@ public final class FD: @unchecked Sendable {
 
     public func stat(_ name: String, follow: Bool = false) throws -> FileStat {
         var s = hf_stat()
-        guard hf_statx(raw, name, follow ? 0 : HF_AT_SYMLINK_NOFOLLOW, &s) == 0 else {
+        guard ByteName.withCString(name, { hf_statx(raw, $0, follow ? 0 : HF_AT_SYMLINK_NOFOLLOW, &s) }) == 0 else {
             throw SystemError("statx", FD.join(path, name))
         }
         return FileStat(s)
@@ -169,7 +169,7 @@ public final class FD: @unchecked Sendable {
             while hf_dirent_next(buf, n, &off, &namePtr, &type, &ino) == 1 {
                 guard let namePtr else { continue }
                 if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
-                result.append((String(cString: namePtr), FileType(direntType: type)))
+                result.append((ByteName.decode(namePtr), FileType(direntType: type)))
             }
             if shortReadIsEOF && n <= size - 512 { break } // a record is at most 19 + 256 bytes
         }
@@ -180,9 +180,9 @@ public final class FD: @unchecked Sendable {
         // On the stack: the walk reads every symlink (a third of a hub cache), and a zeroed 4 KiB
         // array per link showed up in profiles.
         try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int(PATH_MAX)) { buf in
-            let n = readlinkat(raw, name, buf.baseAddress!, buf.count)
+            let n = ByteName.withCString(name) { readlinkat(raw, $0, buf.baseAddress!, buf.count) }
             guard n >= 0 else { throw SystemError("readlink", FD.join(path, name)) }
-            return String(decoding: UnsafeBufferPointer(rebasing: buf[..<n]), as: UTF8.self)
+            return ByteName.decode(UnsafeBufferPointer(rebasing: buf[..<n]))
         }
     }
 
@@ -207,15 +207,15 @@ public final class FD: @unchecked Sendable {
     }
 
     public func unlink(_ name: String, directory: Bool = false) throws {
-        guard unlinkat(raw, name, directory ? HF_AT_REMOVEDIR : 0) == 0 else { throw SystemError("unlink", FD.join(path, name)) }
+        guard ByteName.withCString(name, { unlinkat(raw, $0, directory ? HF_AT_REMOVEDIR : 0) }) == 0 else { throw SystemError("unlink", FD.join(path, name)) }
     }
 
     public func mkdir(_ name: String, mode: UInt32) throws {
-        guard mkdirat(raw, name, mode_t(mode)) == 0 else { throw SystemError("mkdir", FD.join(path, name)) }
+        guard ByteName.withCString(name, { mkdirat(raw, $0, mode_t(mode)) }) == 0 else { throw SystemError("mkdir", FD.join(path, name)) }
     }
 
     public func rename(_ from: String, to: String) throws {
-        guard renameat(raw, from, raw, to) == 0 else { throw SystemError("rename", FD.join(path, to)) }
+        guard ByteName.withCString(from, { f in ByteName.withCString(to) { renameat(raw, f, raw, $0) } }) == 0 else { throw SystemError("rename", FD.join(path, to)) }
     }
 
     public func fsync() throws {
@@ -232,7 +232,7 @@ public final class FD: @unchecked Sendable {
 
     /// Whether `name` in this directory carries the extended attribute (read without following a symlink).
     public func hasXattr(_ entry: String, _ name: String) -> Bool {
-        lgetxattr("/proc/self/fd/\(raw)/\(entry)", name, nil, 0) >= 0
+        ByteName.withCString("/proc/self/fd/\(raw)/\(entry)") { lgetxattr($0, name, nil, 0) } >= 0
     }
 
     /// `/proc/self/fd/N`: names exactly this inode, for the libacl calls that only take a path.
@@ -279,22 +279,22 @@ public enum Posix {
 extension FD {
     /// `symlinkat(target, self, name)`: the link itself, never its target.
     public func symlink(_ target: String, _ name: String) throws {
-        guard symlinkat(target, raw, name) == 0 else { throw SystemError("symlink", FD.join(path, name)) }
+        guard ByteName.withCString(target, { t in ByteName.withCString(name) { symlinkat(t, raw, $0) } }) == 0 else { throw SystemError("symlink", FD.join(path, name)) }
     }
 
     /// `linkat(self/name, dir/newName)` without following a symlink: a second name for the same inode.
     public func link(_ name: String, to dir: FD, _ newName: String) throws {
-        guard linkat(raw, name, dir.raw, newName, 0) == 0 else { throw SystemError("link", FD.join(dir.path, newName)) }
+        guard ByteName.withCString(name, { n in ByteName.withCString(newName) { linkat(raw, n, dir.raw, $0, 0) } }) == 0 else { throw SystemError("link", FD.join(dir.path, newName)) }
     }
 
     /// `renameat` between two directories (same filesystem only; EXDEV otherwise).
     public func rename(_ from: String, to dir: FD, _ newName: String) throws {
-        guard renameat(raw, from, dir.raw, newName) == 0 else { throw SystemError("rename", FD.join(dir.path, newName)) }
+        guard ByteName.withCString(from, { f in ByteName.withCString(newName) { renameat(raw, f, dir.raw, $0) } }) == 0 else { throw SystemError("rename", FD.join(dir.path, newName)) }
     }
 
     /// Owner and group of an entry of this directory, the entry itself if it is a symlink.
     public func chownEntry(_ name: String, uid: UInt32, gid: UInt32) throws {
-        guard fchownat(raw, name, uid, gid, HF_AT_SYMLINK_NOFOLLOW) == 0 else { throw SystemError("chown", FD.join(path, name)) }
+        guard ByteName.withCString(name, { fchownat(raw, $0, uid, gid, HF_AT_SYMLINK_NOFOLLOW) }) == 0 else { throw SystemError("chown", FD.join(path, name)) }
     }
 
     /// Owner and group of the inode behind this descriptor (O_PATH included).

@@ -24,7 +24,10 @@ import Testing
         #expect(config.group == g.name && config.gid == g.gid && config.acl)
         #expect(fileStat(RootConfig.path(root))?.permissions == 0o644)
         let registry = try String(contentsOfFile: box.path("etc/roots"), encoding: .utf8)
-        #expect(registry.split(separator: "\n").contains(Substring(root)))
+        // root's own copy of the group (members can rename .hfshare, never /etc)
+        #expect(registry.split(separator: "\n").contains(Substring("\(root)\t\(g.name)\t\(g.gid)")))
+        let state = try #require(fileStat(root + "/.hfshare"))
+        #expect(state.uid == 0 && state.permissions & 0o022 == 0, "state dir must be root's and not group-writable")
         let profile = try String(contentsOfFile: box.path("profile.d/hfshare.sh"), encoding: .utf8)
         for v in ["HF_HUB_CACHE=\(root)/hub", "HF_DATASETS_CACHE=\(root)/datasets", "HF_XET_CACHE=\(root)/xet",
                   "HF_ASSETS_CACHE=\(root)/assets", "HF_TOKEN_PATH=\"${HOME}/.cache/huggingface/token\""] {
