@@ -274,11 +274,13 @@ public enum RepoIntegrity {
                                 lockHeld: ([UInt8]) -> Bool = { _ in false }) -> [Finding] {
         var out: [Finding] = []
         let commits = layout.snapshotCommits
+        // Details are display text (names escaped here); paths stay exact and are escaped where printed.
+        func shown<S: Sequence>(_ b: S) -> String where S.Element == UInt8 { Escape.text(RepoIntegrity.display(b)) }
         let repoID = RepoID(dirName: repoName)
         let repair = "hfshare repair \(Shell.quote(root))"
         for ref in layout.refs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
-            let name = display(ref.name)
-            let path = repoPath + "/refs/" + name
+            let name = shown(ref.name)
+            let path = repoPath + "/refs/" + display(ref.name)
             var commit: String?
             switch ref.value {
             case .commit(let c): commit = c
@@ -298,8 +300,8 @@ public enum RepoIntegrity {
         var referenced = Set<[UInt8]>()
         var refsOf: [[UInt8]: [String]] = [:]
         for ref in layout.refs {
-            if case .commit(let c) = ref.value { refsOf[Array(c.utf8), default: []].append(display(ref.name)) }
-            if case .malformed(let c?) = ref.value { refsOf[Array(c.utf8), default: []].append(display(ref.name)) }
+            if case .commit(let c) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
+            if case .malformed(let c?) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
         }
         for snap in layout.snapshots.sorted(by: { $0.commit.lexicographicallyPrecedes($1.commit) }) {
             let commit = display(snap.commit)
@@ -310,13 +312,13 @@ public enum RepoIntegrity {
                     referenced.insert(blob)
                     if !file.present {
                         out.append(Finding(kind: .snapshotLinkBroken, path: repoPath + "/snapshots/" + commit + "/" + display(file.path),
-                                           detail: "\(repoID.display)@\(rev) file \(display(file.path)) -> \(display(target)): blob missing",
+                                           detail: "\(repoID.display)@\(rev) file \(shown(file.path)) -> \(shown(target)): blob missing",
                                            fix: "\(repoID.downloadCommand(revision: commit))   (online: the client fetches the blob again)"))
                     }
                 case .otherLink(let target):
                     if !file.present {
                         out.append(Finding(kind: .snapshotLinkBroken, path: repoPath + "/snapshots/" + commit + "/" + display(file.path),
-                                           detail: "\(repoID.display)@\(rev) file \(display(file.path)) -> \(display(target)): target missing",
+                                           detail: "\(repoID.display)@\(rev) file \(shown(file.path)) -> \(shown(target)): target missing",
                                            fix: "\(repoID.downloadCommand(revision: commit))   (online)"))
                     }
                 case .regular, .other: continue
@@ -327,10 +329,10 @@ public enum RepoIntegrity {
         if layout.snapshotsReadable {
             for blob in layout.blobs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) })
             where !referenced.contains(blob.name) && !layout.incompletes.contains(blob.name) && !lockHeld(blob.name) {
-                let what = blob.target == nil ? "\(blob.stat.size) bytes" : "link to the shared store \(display(blob.target!))"
+                let what = blob.target == nil ? "\(blob.stat.size) bytes" : "link to the shared store \(shown(blob.target!))"
                 out.append(Finding(kind: .blobOrphan, path: repoPath + "/blobs/" + display(blob.name),
                                    detail: "\(repoID.display): \(what); no snapshot links to it",
-                                   fix: "rm \(Shell.quote(repoPath + "/blobs/" + display(blob.name)))   (or: hf cache prune)"))
+                                   fix: "rm \(Escape.text(Shell.quote(repoPath + "/blobs/" + display(blob.name))))   (or: hf cache prune)"))
             }
         }
         return out
@@ -340,7 +342,7 @@ public enum RepoIntegrity {
     /// link exists: while it is held, an unlinked blob is not an orphan.
     static func lockHeld(hubDir: FD?, repo: String, blob: [UInt8]) -> Bool {
         guard let hubDir, let locks = try? hubDir.openDirectory(bytes: Array(".locks".utf8)),
-              let dir = try? locks.openDirectory(bytes: Array(repo.utf8)),
+              let dir = try? locks.openDirectory(bytes: ByteName.bytes(repo)),
               let fd = try? dir.open(bytes: blob + Array(".lock".utf8), flags: O_RDONLY | HF_O_NONBLOCK) else { return false }
         return (try? fd.tryExclusiveLockAndRelease()) == false
     }
@@ -382,8 +384,8 @@ public enum RepoIntegrity {
 
     // MARK: names for people
 
-    /// Bytes as text for messages (invalid UTF-8 shown as U+FFFD; the lead's Escape.text goes here).
-    public static func display<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 { String(decoding: Array(bytes), as: UTF8.self) }
+    /// Bytes as a lossless String (ByteName); printing goes through Escape.text.
+    public static func display<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 { ByteName.decode(Array(bytes)) }
 
     static func quoted(_ raw: [UInt8], cap: UInt64) -> String {
         if cap > UInt64(maxRefBytes) { return "(\(cap) bytes)" }
@@ -417,7 +419,8 @@ public struct RepoID: Sendable, Equatable {
         id = parts.dropFirst().joined(separator: "/")
     }
 
-    public var display: String { "\(type)/\(id)" }
+    /// For people: escaped (a member chose the name).
+    public var display: String { Escape.text("\(type)/\(id)") }
 
     public func downloadCommand(revision: String) -> String {
         "hf download \(Shell.quote(id))\(type == "model" ? "" : " --repo-type \(type)") --revision \(Shell.quote(revision))"
@@ -425,7 +428,7 @@ public struct RepoID: Sendable, Equatable {
 
     /// Whether a REPO argument names this repo: `org/name`, `type/org/name`, or the cache dir name.
     public func matches(_ arg: String) -> Bool {
-        arg == dirName || arg == id || arg == display || arg == "\(type)s/\(id)"
+        arg == dirName || arg == id || arg == "\(type)/\(id)" || arg == "\(type)s/\(id)"
     }
 }
 
