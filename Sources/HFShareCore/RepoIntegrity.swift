@@ -37,14 +37,14 @@ public enum RepoIntegrity {
         return parts.count == 1 || (parts.count == 2 && parts[0] == "hub")
     }
 
-    /// For the walker: a symlink at `rel` (relative to ROOT) inside `<repo>/snapshots/` is judged by
+    /// For the walker: a symlink at `rel` (relative to ROOT) inside `<repo>/snapshots/<commit>/` is judged by
     /// the repo check (`snapshot-link-broken` names the repo@revision and file), so the walker must not
     /// also call it `symlink-dangling`: one kind per violation.
     public static func isSnapshotLink(rel: String) -> Bool {
         let parts = rel.split(separator: "/", omittingEmptySubsequences: false)
         for base in [0, 1] where parts.count >= base + 4 {
             if base == 1 && parts[0] != "hub" { continue }
-            if isRepoDirName(parts[base].utf8) && parts[base + 1] == "snapshots" { return true }
+            if isRepoDirName(parts[base].utf8) && parts[base + 1] == "snapshots" && isCommitID(parts[base + 2].utf8) { return true }
         }
         return false
     }
@@ -129,6 +129,8 @@ public enum RepoIntegrity {
         public var refs: [Ref] = []
         public var snapshots: [Snapshot] = []
         public var snapshotsReadable = false
+        /// Entries of snapshots/ that are not a commit-named directory (not the client's).
+        public var foreignSnapshotEntries = 0
         public var blobs: [Blob] = []
         public var incompletes: Set<[UInt8]> = []
         /// Directories that could not be read (path inside the repo, reason).
@@ -140,13 +142,16 @@ public enum RepoIntegrity {
     /// Reads refs/, snapshots/ and blobs/ of one repo through descriptors (O_NOFOLLOW, names as bytes).
     public static func readLayout(_ repo: FD) -> Layout {
         var layout = Layout()
-        if let refs = try? repo.openDirectory(bytes: Array("refs".utf8)) {
+        if let refs = try? repo.openDirectory(bytes: Array("refs".utf8), noatime: true) {
             readRefs(refs, prefix: [], into: &layout, depth: 0)
         }
-        if let snaps = try? repo.openDirectory(bytes: Array("snapshots".utf8)) {
+        if let snaps = try? repo.openDirectory(bytes: Array("snapshots".utf8), noatime: true) {
             do {
-                for (name, type) in try snaps.entryBytes() where type == .directory || type == .unknown {
-                    guard let dir = try? snaps.openDirectory(bytes: name) else { continue }
+                for (name, type) in try snaps.entryBytes() {
+                    // The client names snapshot dirs by commit; anything else is not its layout, and
+                    // since it might link to blobs, no blob can then be called an orphan.
+                    guard isCommitID(name), type == .directory || type == .unknown,
+                          let dir = try? snaps.openDirectory(bytes: name, noatime: true) else { layout.foreignSnapshotEntries += 1; continue }
                     var files: [SnapshotFile] = []
                     readSnapshot(dir, prefix: [], depth: 0, into: &files)
                     layout.snapshots.append(Snapshot(commit: name, files: files))
@@ -156,7 +161,7 @@ public enum RepoIntegrity {
         } else {
             layout.snapshotsReadable = (try? repo.stat(bytes: Array("snapshots".utf8))) == nil // none: nothing to link
         }
-        if let blobs = try? repo.openDirectory(bytes: Array("blobs".utf8)), let list = try? blobs.entryBytes() {
+        if let blobs = try? repo.openDirectory(bytes: Array("blobs".utf8), noatime: true), let list = try? blobs.entryBytes() {
             let incompleteSuffix = Array(".incomplete".utf8)
             for (name, _) in list {
                 if name.count > incompleteSuffix.count && name.suffix(incompleteSuffix.count).elementsEqual(incompleteSuffix) {
@@ -184,12 +189,12 @@ public enum RepoIntegrity {
             let full = prefix.isEmpty ? name : prefix + [0x2F] + name
             guard let st = try? dir.stat(bytes: name) else { continue }
             if st.type == .directory {
-                if let sub = try? dir.openDirectory(bytes: name) { readRefs(sub, prefix: full, into: &layout, depth: depth + 1) }
+                if let sub = try? dir.openDirectory(bytes: name, noatime: true) { readRefs(sub, prefix: full, into: &layout, depth: depth + 1) }
                 continue
             }
             guard st.type == .regular else { continue }
             var raw: [UInt8] = []
-            if st.size <= UInt64(maxRefBytes), let fd = try? dir.open(bytes: name, flags: O_RDONLY | HF_O_NONBLOCK) {
+            if st.size <= UInt64(maxRefBytes), let fd = try? dir.open(bytes: name, flags: O_RDONLY | HF_O_NONBLOCK, noatime: true) {
                 raw = (try? fd.readAll(max: maxRefBytes + 1)) ?? []
             }
             let value: RefValue = st.size > UInt64(maxRefBytes) ? .malformed(trimmed: nil) : parseRef(raw)
@@ -204,14 +209,14 @@ public enum RepoIntegrity {
             guard let st = try? dir.stat(bytes: name) else { continue }
             switch st.type {
             case .directory:
-                if let sub = try? dir.openDirectory(bytes: name) { readSnapshot(sub, prefix: full, depth: depth + 1, into: &files) }
+                if let sub = try? dir.openDirectory(bytes: name, noatime: true) { readSnapshot(sub, prefix: full, depth: depth + 1, into: &files) }
             case .symlink:
                 let target = (try? dir.readlink(bytes: name)) ?? []
-                let present = (try? dir.stat(bytes: name, follow: true))?.type == .regular
+                let reached = try? dir.stat(bytes: name, follow: true)
                 if let blob = blobName(linkTarget: target, depth: depth) {
-                    files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: present))
+                    files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: reached?.type == .regular))
                 } else {
-                    files.append(SnapshotFile(path: full, kind: .otherLink(target: target), present: present))
+                    files.append(SnapshotFile(path: full, kind: .otherLink(target: target), present: reached != nil))
                 }
             case .regular:
                 files.append(SnapshotFile(path: full, kind: .regular(st), present: true))
@@ -326,7 +331,7 @@ public enum RepoIntegrity {
             }
         }
         // Orphans only when every snapshot could be read: otherwise "nobody links to it" is unknown.
-        if layout.snapshotsReadable {
+        if layout.snapshotsReadable && layout.foreignSnapshotEntries == 0 {
             for blob in layout.blobs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) })
             where !referenced.contains(blob.name) && !layout.incompletes.contains(blob.name) && !lockHeld(blob.name) {
                 let what = blob.target == nil ? "\(blob.stat.size) bytes" : "link to the shared store \(shown(blob.target!))"

@@ -151,7 +151,7 @@ public enum Verify {
                 for h in hits { matched.insert(h.offset) }
                 if hits.contains(where: { $0.element.rev == nil }) { revFilter = nil } else { revFilter = hits.compactMap { $0.element.rev } }
             }
-            guard let repoFD = try? hub.openDirectory(bytes: nameBytes) else {
+            guard let repoFD = try? hub.openDirectory(bytes: nameBytes, noatime: true) else {
                 var r = RevisionReport(repo: repoID, commit: "?", refs: [])
                 r.mark(.unverified, "cannot open \(dirName)")
                 report.revisions.append(r)
@@ -159,7 +159,7 @@ public enum Verify {
             }
             let repoPath = FD.join(hubPath, dirName)
             let layout = RepoIntegrity.readLayout(repoFD)
-            let blobsFD = try? repoFD.openDirectory(bytes: Array("blobs".utf8))
+            let blobsFD = try? repoFD.openDirectory(bytes: Array("blobs".utf8), noatime: true)
             let blobsByName = Dictionary(layout.blobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             var refsOf: [[UInt8]: [String]] = [:]
             var candidates: [(RevisionReport, RepoIntegrity.Snapshot?)] = []

@@ -35,6 +35,7 @@ import Testing
         #expect(RepoIntegrity.isSnapshotLink(rel: "models--o--r/snapshots/\(c)/sub/f"))
         #expect(!RepoIntegrity.isSnapshotLink(rel: "hub/models--o--r/blobs/x"))
         #expect(!RepoIntegrity.isSnapshotLink(rel: "x/models--o--r/snapshots/\(c)/f"))
+        #expect(!RepoIntegrity.isSnapshotLink(rel: "hub/models--o--r/snapshots/s1/f")) // not a commit: not the client's snapshot
     }
 
     @Test func snapshotLinksResolveToTheirBlob() {
@@ -127,7 +128,10 @@ import Testing
         #expect(f[0].fixable && !f[1].fixable && !f[2].fixable && !f[3].fixable)
         #expect(f[0].detail.contains("\\n"))
         #expect(f[2].detail.contains("model/o/r@main"))
-        // Unreadable snapshots: no orphan can be proven.
+        // A snapshots/ entry not named by a commit (not the client's), or unreadable snapshots: no orphan can be proven.
+        l.foreignSnapshotEntries = 1
+        #expect(!RepoIntegrity.findings(l, repoName: "models--o--r", repoPath: "/R/x", root: "/R").contains { $0.kind == .blobOrphan })
+        l.foreignSnapshotEntries = 0
         l.snapshotsReadable = false
         #expect(!RepoIntegrity.findings(l, repoName: "models--o--r", repoPath: "/R/x", root: "/R").contains { $0.kind == .blobOrphan })
     }
