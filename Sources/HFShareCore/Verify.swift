@@ -127,38 +127,58 @@ public enum Verify {
 
         // 1. The layout of every selected repo; one job per inode to hash.
         var jobs: [BlobJob] = []
-        var jobIndex: [String: BlobJob] = [:] // dev:ino:expect
+        struct JobKey: Hashable { var dev: UInt64; var ino: UInt64; var sha256: Bool; var want: String }
+        var jobIndex: [JobKey: BlobJob] = [:]
         var storeDirs: [[UInt8]: FD] = [:]
         let storeFD = try? hub.openDirectory(bytes: Array("blobs".utf8))
-        func job(dir: FD, name: [UInt8], path: String, expect: BlobName) -> BlobJob? {
-            guard let st = try? dir.stat(bytes: name), st.type == .regular else { return nil }
-            let key = "\(st.dev):\(st.ino):\(expect)"
+        /// `known`: the stat the layout read already (else one statx).
+        func job(dir: FD, name: [UInt8], path: @autoclosure () -> String, expect: BlobName, known: FileStat? = nil) -> BlobJob? {
+            guard let st = known ?? (try? dir.stat(bytes: name)), st.type == .regular else { return nil }
+            let key: JobKey
+            switch expect {
+            case .sha256(let h): key = JobKey(dev: st.dev, ino: st.ino, sha256: true, want: h)
+            case .gitBlob(let h): key = JobKey(dev: st.dev, ino: st.ino, sha256: false, want: h)
+            case .other: key = JobKey(dev: st.dev, ino: st.ino, sha256: false, want: "")
+            }
             if let j = jobIndex[key] { return j }
-            let j = BlobJob(dir: dir, name: name, path: path, stat: st, expect: expect)
+            let j = BlobJob(dir: dir, name: name, path: path(), stat: st, expect: expect)
             jobIndex[key] = j
             jobs.append(j)
             return j
         }
 
-        let repoNames = try hub.entryBytes().map(\.name).filter { RepoIntegrity.isRepoDirName($0) }.sorted { $0.lexicographicallyPrecedes($1) }
-        for nameBytes in repoNames {
-            let dirName = ByteName.decode(nameBytes)
-            let repoID = RepoID(dirName: dirName)
+        // The selected repos, their layouts read in parallel (the syscall-bound part of a rerun).
+        struct Selected { var name: [UInt8]; var id: RepoID; var revFilter: [String]?; var fd: FD?; var layout = RepoIntegrity.Layout() }
+        var selected: [Selected] = []
+        for nameBytes in try hub.entryBytes().map(\.name).filter({ RepoIntegrity.isRepoDirName($0) }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let repoID = RepoID(dirName: ByteName.decode(nameBytes))
             var revFilter: [String]? = nil
             if !selectors.isEmpty {
                 let hits = selectors.enumerated().filter { repoID.matches($0.element.repo) }
                 if hits.isEmpty { continue }
                 for h in hits { matched.insert(h.offset) }
-                if hits.contains(where: { $0.element.rev == nil }) { revFilter = nil } else { revFilter = hits.compactMap { $0.element.rev } }
+                if !hits.contains(where: { $0.element.rev == nil }) { revFilter = hits.compactMap { $0.element.rev } }
             }
-            guard let repoFD = try? hub.openDirectory(bytes: nameBytes, noatime: true) else {
+            selected.append(Selected(name: nameBytes, id: repoID, revFilter: revFilter, fd: try? hub.openDirectory(bytes: nameBytes, noatime: true)))
+        }
+        let layouts = LayoutBox(count: selected.count)
+        DispatchQueue.concurrentPerform(iterations: selected.count) { i in
+            if let fd = selected[i].fd { layouts.set(i, RepoIntegrity.readLayout(fd)) }
+        }
+        for i in selected.indices { selected[i].layout = layouts.get(i) }
+
+        for sel in selected {
+            let dirName = ByteName.decode(sel.name)
+            let repoID = sel.id
+            let revFilter = sel.revFilter
+            guard let repoFD = sel.fd else {
                 var r = RevisionReport(repo: repoID, commit: "?", refs: [])
-                r.mark(.unverified, "cannot open \(dirName)")
+                r.mark(.unverified, "cannot open \(Escape.text(dirName))")
                 report.revisions.append(r)
                 continue
             }
             let repoPath = FD.join(hubPath, dirName)
-            let layout = RepoIntegrity.readLayout(repoFD)
+            let layout = sel.layout
             let blobsFD = try? repoFD.openDirectory(bytes: Array("blobs".utf8), noatime: true)
             let blobsByName = Dictionary(layout.blobs.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             var refsOf: [[UInt8]: [String]] = [:]
@@ -205,7 +225,7 @@ public enum Verify {
                         }
                         let expect = BlobName(ByteName.decode(blob))
                         if b.target == nil {
-                            if let j = job(dir: blobsFD, name: blob, path: repoPath + "/blobs/" + ByteName.decode(blob), expect: expect) {
+                            if let j = job(dir: blobsFD, name: blob, path: repoPath + "/blobs/" + ByteName.decode(blob), expect: expect, known: b.stat) {
                                 j.users.append((index, fileName))
                             } else { mark(.unverified, "\(Escape.text(fileName)): blob \(Verify.shown(blob)) is not a regular file") }
                         } else if let (prefix, leaf) = storeTarget(b.target!), let storeFD {
@@ -227,8 +247,8 @@ public enum Verify {
                             mark(.unverified, "\(Escape.text(fileName)): a regular file (HF_HUB_DISABLE_SYMLINKS) and no trees/\(commit).json says what it must hold")
                             continue
                         }
-                        if let (dir, leaf) = parentDir(repoFD, snapshot: snap.commit, path: file.path),
-                           let j = job(dir: dir, name: leaf, path: repoPath + "/snapshots/" + commit + "/" + fileName, expect: expect) {
+                        if case .regular(let st) = file.kind, let (dir, leaf) = parentDir(repoFD, snapshot: snap.commit, path: file.path),
+                           let j = job(dir: dir, name: leaf, path: repoPath + "/snapshots/" + commit + "/" + fileName, expect: expect, known: st) {
                             j.users.append((index, fileName))
                         } else { mark(.unverified, "\(Escape.text(fileName)): could not be opened") }
                     case .other:
@@ -336,6 +356,14 @@ public enum Verify {
         }
         report.duration = Posix.now() - start
         return report
+    }
+
+    final class LayoutBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [RepoIntegrity.Layout]
+        init(count: Int) { items = Array(repeating: RepoIntegrity.Layout(), count: count) }
+        func set(_ i: Int, _ l: RepoIntegrity.Layout) { lock.lock(); items[i] = l; lock.unlock() }
+        func get(_ i: Int) -> RepoIntegrity.Layout { lock.lock(); defer { lock.unlock() }; return items[i] }
     }
 
     // MARK: hashing

@@ -63,19 +63,20 @@ public enum VerifiedStore {
 
     /// Records of a well-formed file; nil for anything else (then everything is hashed again).
     public static func decode(_ data: Data) -> [VerifiedRecord]? {
-        let b = [UInt8](data)
-        guard b.count >= magic.count, Array(b[..<magic.count]) == magic, (b.count - magic.count) % recordSize == 0 else { return nil }
-        var out: [VerifiedRecord] = []
-        out.reserveCapacity((b.count - magic.count) / recordSize)
-        var i = magic.count
-        while i < b.count {
-            func u64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[i + o + $1]) << (8 * UInt64($1)) } }
-            func u32(_ o: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[i + o + $1]) << (8 * UInt32($1)) } }
-            out.append(VerifiedRecord(dev: u64(0), ino: u64(8), size: u64(16), mtimeSec: Int64(bitPattern: u64(24)), mtimeNsec: u32(32),
-                                      ctimeSec: Int64(bitPattern: u64(40)), ctimeNsec: u32(48), digest: Array(b[(i + 56)..<(i + 88)])))
-            i += recordSize
+        guard data.count >= magic.count, data.prefix(magic.count).elementsEqual(magic), (data.count - magic.count) % recordSize == 0 else { return nil }
+        return data.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> [VerifiedRecord] in
+            var out: [VerifiedRecord] = []
+            out.reserveCapacity((b.count - magic.count) / recordSize)
+            var i = magic.count
+            while i < b.count {
+                func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i + o, as: UInt64.self)) }
+                func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i + o, as: UInt32.self)) }
+                out.append(VerifiedRecord(dev: u64(0), ino: u64(8), size: u64(16), mtimeSec: Int64(bitPattern: u64(24)), mtimeNsec: u32(32),
+                                          ctimeSec: Int64(bitPattern: u64(40)), ctimeNsec: u32(48), digest: Array(b[(i + 56)..<(i + 88)])))
+                i += recordSize
+            }
+            return out
         }
-        return out
     }
 
     private static func append(_ out: inout [UInt8], _ v: UInt64) { for s in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(s)))) } }
