@@ -61,7 +61,10 @@ struct Audit: ParsableCommand {
         dir-group-perms dir-acl-mask dir-no-default-acl dir-default-acl-bad file-wrong-group \
         file-group-perms file-acl-mask lock-not-group-writable file-world-writable file-setid \
         file-hardlink-outside token-readable symlink-escapes symlink-dangling owner-unknown-uid \
-        owner-not-member special-file lock-stale incomplete-old parent-not-traversable group-gid-mismatch unreadable.
+        owner-not-member special-file lock-stale incomplete-old parent-not-traversable group-gid-mismatch unreadable; \
+        per hub repo (will every revision load offline? names, links and refs only, no blob read; \
+        'hfshare verify' reads the bytes): ref-malformed (fixable: rewritten trimmed) ref-dangling \
+        snapshot-link-broken blob-orphan.
 
         EXIT STATUS: 0 healthy; 1 findings; 2 could not audit (bad arguments, unknown group, ROOT missing \
         or unreadable).
