@@ -73,7 +73,11 @@ public enum RepoIntegrity {
     }
 
     public static func isCommitID<S: Collection>(_ b: S) -> Bool where S.Element == UInt8 {
-        b.count == 40 && b.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+        b.count == 40 && isLowerHex(b)
+    }
+
+    public static func isLowerHex<S: Collection>(_ b: S) -> Bool where S.Element == UInt8 {
+        b.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
     /// The client's own temp names for a ref being replaced (`main.1a2b3c4d.tmp`): not refs.
@@ -146,7 +150,7 @@ public enum RepoIntegrity {
         if let refs = try? repo.openDirectory(bytes: Array("refs".utf8), noatime: true) {
             readRefs(refs, prefix: [], into: &layout, depth: 0)
         }
-        var blobPresent: [[UInt8]: Bool] = [:]
+        var blobPresent: [NameKey: Bool] = [:]
         if let blobs = try? repo.openDirectory(bytes: Array("blobs".utf8), noatime: true), let list = try? blobs.entryBytes() {
             let incompleteSuffix = Array(".incomplete".utf8)
             for (name, _) in list {
@@ -158,12 +162,12 @@ public enum RepoIntegrity {
                 switch st.type {
                 case .regular:
                     layout.blobs.append(Blob(name: name, stat: st, target: nil, present: true))
-                    blobPresent[name] = true
+                    blobPresent[NameKey(name)] = true
                 case .symlink:
                     let target = (try? blobs.readlink(bytes: name)) ?? []
                     let present = (try? blobs.stat(bytes: name, follow: true))?.type == .regular
                     layout.blobs.append(Blob(name: name, stat: st, target: target, present: present))
-                    blobPresent[name] = present
+                    blobPresent[NameKey(name)] = present
                 default: continue
                 }
             }
@@ -207,7 +211,7 @@ public enum RepoIntegrity {
         }
     }
 
-    private static func readSnapshot(_ dir: FD, prefix: [UInt8], depth: Int, blobPresent: [[UInt8]: Bool], into files: inout [SnapshotFile]) {
+    private static func readSnapshot(_ dir: FD, prefix: [UInt8], depth: Int, blobPresent: [NameKey: Bool], into files: inout [SnapshotFile]) {
         guard depth < 64, let list = try? dir.entryBytes() else { return }
         for (name, direntType) in list {
             let full = prefix.isEmpty ? name : prefix + [0x2F] + name
@@ -227,7 +231,7 @@ public enum RepoIntegrity {
             case .symlink:
                 let target = (try? dir.readlink(bytes: name)) ?? []
                 if let blob = blobName(linkTarget: target, depth: depth) {
-                    files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: blobPresent[blob] ?? false))
+                    files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: blobPresent[NameKey(blob)] ?? false))
                 } else {
                     files.append(SnapshotFile(path: full, kind: .otherLink(target: target), present: (try? dir.stat(bytes: name, follow: true)) != nil))
                 }
@@ -421,6 +425,13 @@ public enum RepoIntegrity {
         }
         return s + "\" (\(raw.count) bytes)"
     }
+}
+
+/// A name as a dictionary key, hashed in one call over its bytes (an `[UInt8]` key is hashed byte by byte).
+struct NameKey: Hashable {
+    let bytes: [UInt8]
+    init(_ b: [UInt8]) { bytes = b }
+    func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
 }
 
 /// A repo as people name it: `models--org--name` is `model/org/name` (as `hf cache ls` shows it).
