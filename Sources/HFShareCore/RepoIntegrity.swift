@@ -296,8 +296,8 @@ public enum RepoIntegrity {
                                 lockHeld: ([UInt8]) -> Bool = { _ in false }) -> [Finding] {
         var out: [Finding] = []
         let commits = layout.snapshotCommits
-        // Details are display text (names escaped here); paths stay exact and are escaped where printed.
-        func shown<S: Sequence>(_ b: S) -> String where S.Element == UInt8 { Escape.text(RepoIntegrity.display(b)) }
+        // Details and paths stay exact (lossless); the output layer escapes them where it prints.
+        func shown<S: Sequence>(_ b: S) -> String where S.Element == UInt8 { RepoIntegrity.display(b) }
         let repoID = RepoID(dirName: repoName)
         let repair = "hfshare repair \(Shell.quote(root))"
         for ref in layout.refs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
@@ -310,12 +310,12 @@ public enum RepoIntegrity {
                 commit = trimmed
                 let why = trimmed == nil ? "not a commit id, even trimmed" : "not exactly 40 lowercase hex characters; the client reads it verbatim"
                 out.append(Finding(kind: .refMalformed, path: path,
-                                   detail: "\(repoID.display)@\(name): content \(quoted(ref.raw, cap: ref.stat.size)): \(why)",
+                                   detail: "\(repoID.rawDisplay)@\(name): content \(ref.stat.size > UInt64(maxRefBytes) ? "(\(ref.stat.size) bytes)" : "\"" + display(ref.raw) + "\" (\(ref.raw.count) bytes)"): \(why)",
                                    fix: trimmed == nil ? "rm \(Shell.quote(path))   (the client writes it again on the next online load)" : repair))
             }
             if let commit, !commits.contains(Array(commit.utf8)) {
                 out.append(Finding(kind: .refDangling, path: path,
-                                   detail: "\(repoID.display)@\(name) -> \(commit): no snapshots/\(commit); offline loads of this revision fail",
+                                   detail: "\(repoID.rawDisplay)@\(name) -> \(commit): no snapshots/\(commit); offline loads of this revision fail",
                                    fix: "\(repoID.downloadCommand(revision: name))   (online), or: rm \(Shell.quote(path))"))
             }
         }
@@ -334,13 +334,13 @@ public enum RepoIntegrity {
                     referenced.insert(blob)
                     if !file.present {
                         out.append(Finding(kind: .snapshotLinkBroken, path: repoPath + "/snapshots/" + commit + "/" + display(file.path),
-                                           detail: "\(repoID.display)@\(rev) file \(shown(file.path)) -> \(shown(target)): blob missing",
+                                           detail: "\(repoID.rawDisplay)@\(rev) file \(shown(file.path)) -> \(shown(target)): blob missing",
                                            fix: "\(repoID.downloadCommand(revision: commit))   (online: the client fetches the blob again)"))
                     }
                 case .otherLink(let target):
                     if !file.present {
                         out.append(Finding(kind: .snapshotLinkBroken, path: repoPath + "/snapshots/" + commit + "/" + display(file.path),
-                                           detail: "\(repoID.display)@\(rev) file \(shown(file.path)) -> \(shown(target)): target missing",
+                                           detail: "\(repoID.rawDisplay)@\(rev) file \(shown(file.path)) -> \(shown(target)): target missing",
                                            fix: "\(repoID.downloadCommand(revision: commit))   (online)"))
                     }
                 case .regular, .other: continue
@@ -353,8 +353,8 @@ public enum RepoIntegrity {
             where !referenced.contains(blob.name) && !layout.incompletes.contains(blob.name) && !lockHeld(blob.name) {
                 let what = blob.target == nil ? "\(blob.stat.size) bytes" : "link to the shared store \(shown(blob.target!))"
                 out.append(Finding(kind: .blobOrphan, path: repoPath + "/blobs/" + display(blob.name),
-                                   detail: "\(repoID.display): \(what); no snapshot links to it",
-                                   fix: "rm \(Escape.text(Shell.quote(repoPath + "/blobs/" + display(blob.name))))   (or: hf cache prune)"))
+                                   detail: "\(repoID.rawDisplay): \(what); no snapshot links to it",
+                                   fix: "rm \(Shell.quote(repoPath + "/blobs/" + display(blob.name)))   (or: hf cache prune)"))
             }
         }
         return out
@@ -449,7 +449,9 @@ public struct RepoID: Sendable, Equatable {
     }
 
     /// For people: escaped (a member chose the name).
-    public var display: String { Escape.text("\(type)/\(id)") }
+    public var display: String { Escape.text(rawDisplay) }
+    /// Exact (for finding details, which the output layer escapes).
+    public var rawDisplay: String { "\(type)/\(id)" }
 
     public func downloadCommand(revision: String) -> String {
         "hf download \(Shell.quote(id))\(type == "model" ? "" : " --repo-type \(type)") --revision \(Shell.quote(revision))"
