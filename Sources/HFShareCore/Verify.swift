@@ -116,7 +116,9 @@ public enum Verify {
             hubRel = "hub/"
         }
         let hubPath = FD.join(options.root, String(hubRel.dropLast()))
-        let state = try? StateDir.openIfPresent(root: options.root, rootFD: rootFD)
+        var stateProblem = "\(Escape.text(options.root))/.hfshare does not exist (not made by hfshare init)"
+        var state: StateDir?
+        do { state = try StateDir.openIfPresent(root: options.root, rootFD: rootFD) } catch { stateProblem = "\(error)" }
 
         // Selectors: REPO[@REV].
         let selectors = options.selectors.map { s -> (repo: String, rev: String?) in
@@ -352,7 +354,7 @@ public enum Verify {
                 report.stateNote = "verified cache not saved (not root): the next run hashes these blobs again"
             }
         } else {
-            report.stateNote = "verified cache not saved: \(Escape.text(options.root))/.hfshare does not exist (not made by hfshare init)"
+            report.stateNote = "verified cache not saved: \(stateProblem)"
         }
         report.duration = Posix.now() - start
         return report

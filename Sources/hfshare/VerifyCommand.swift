@@ -111,7 +111,7 @@ struct VerifyCommand: ParsableCommand {
             let eta = rate > 0 ? Double(total - min(done, total)) / rate : 0
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             let pct = String(Int(frac * 100)).leftPadded(3)
-            Output.err("\r\u{1B}[K[\(bar)] \(pct)%  \(VerifyText.bytes(done))/\(VerifyText.bytes(total))  \(VerifyText.bytes(UInt64(rate)))/s  ETA \(VerifyText.seconds(eta))")
+            Output.rawErr("\r\u{1B}[K[\(bar)] \(pct)%  \(VerifyText.bytes(done))/\(VerifyText.bytes(total))  \(VerifyText.bytes(UInt64(rate)))/s  ETA \(VerifyText.seconds(eta))")
         }
     }
 }

@@ -124,6 +124,13 @@ check "the client loads tiny-model v1 offline through the shared store" offline 
 check "healthy: audit lists none of the repo-integrity kinds" audit_kinds ""
 check "healthy: verify says only big-model is partial, exit 0" verify_status "partial model/hfshare-test/big-model@main" 0
 check "healthy: repair changes nothing of the repo kinds" "$HFSHARE" repair "$root"
+progress_only_on_tty() { # the bar (bytes/s, ETA) on a terminal's stderr; nothing on stderr otherwise
+    local tty plain
+    tty=$(env -u CI script -qc "$HFSHARE verify $root --full" /dev/null)
+    plain=$(env -u CI "$HFSHARE" verify "$root" --full 2>&1 >/dev/null)
+    grep -q 'MiB/s  ETA' <<<"$tty" && [[ -z $plain ]] || { echo "tty: ${tty:0:200} / plain stderr: $plain"; return 1; }
+}
+check "a progress bar on a terminal only" progress_only_on_tty
 
 # --- break it ---------------------------------------------------------------------------------
 printf '%s\n' "$c_v1" >"$M/refs/v1"                                    # 1. trailing newline
