@@ -219,16 +219,23 @@ public enum Files {
             var st = stat()
             if lstat(path, &st) == 0, st.st_mode & 0o7777 == mode, gid == nil || st.st_gid == gid! { return false }
         }
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
-        guard fd >= 0 else { throw SystemError("open", tmp) }
-        defer { Glibc.close(fd) }
-        let ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, data.count) == data.count }
-        guard ok else { unlink(tmp); throw SystemError("write", tmp) }
-        if let gid { fchown(fd, UInt32.max, gid) }
-        fchmod(fd, mode_t(mode))
-        Glibc.fsync(fd)
-        guard rename(tmp, path) == 0 else { unlink(tmp); throw SystemError("rename", path) }
+        let dir = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let dirFD = try FD.openDirectory(dir.isEmpty ? "." : dir)
+        // A fresh random name, O_EXCL|O_NOFOLLOW: nothing planted at a guessable name is followed or reused.
+        let tmp = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try dirFD.openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
+        do {
+            try data.withUnsafeBytes { try fd.writeAll($0) }
+            if let gid { try fd.chown(gid: gid) }
+            try fd.chmod(mode)
+            try fd.fsync()
+            try dirFD.rename(tmp, to: name)
+        } catch {
+            try? dirFD.unlink(tmp)
+            throw error
+        }
+        try? dirFD.fsync()
         return true
     }
 }

@@ -105,11 +105,11 @@ public final class FD: @unchecked Sendable {
     public func openat(_ name: String, flags: Int32, mode: mode_t = 0, noatime: Bool = false) throws -> FD {
         let childPath = FD.join(path, name)
         if noatime {
-            let fd = ByteName.withCString(name) { hf_open(raw, $0, flags | HF_O_NOATIME, UInt32(mode)) }
+            let fd = Posix.retrying { ByteName.withCString(name) { hf_open(raw, $0, flags | HF_O_NOATIME, UInt32(mode)) } }
             if fd >= 0 { return FD(raw: fd, path: childPath) }
             if Glibc.errno != EPERM { throw SystemError("open", childPath) }
         }
-        let fd = ByteName.withCString(name) { hf_open(raw, $0, flags, UInt32(mode)) }
+        let fd = Posix.retrying { ByteName.withCString(name) { hf_open(raw, $0, flags, UInt32(mode)) } }
         guard fd >= 0 else { throw SystemError("open", childPath) }
         return FD(raw: fd, path: childPath, pathOnly: flags & HF_O_PATH != 0)
     }
@@ -219,7 +219,7 @@ public final class FD: @unchecked Sendable {
     }
 
     public func fsync() throws {
-        guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path) }
+        guard Posix.retrying({ Glibc.fsync(raw) }) == 0 else { throw SystemError("fsync", path) }
     }
 
     /// Sets an extended attribute on this inode (`trusted.*` needs CAP_SYS_ADMIN: users cannot forge it).
@@ -265,6 +265,15 @@ public final class FD: @unchecked Sendable {
 }
 
 public enum Posix {
+    /// Repeats a call interrupted by a signal (EINTR), as NFS and FUSE calls can be.
+    @inline(__always)
+    public static func retrying(_ call: () -> Int32) -> Int32 {
+        while true {
+            let r = call()
+            if r >= 0 || Glibc.errno != EINTR { return r }
+        }
+    }
+
     public static var euid: UInt32 { geteuid() }
     public static func isRoot() -> Bool { geteuid() == 0 }
     public static func now() -> Double {
