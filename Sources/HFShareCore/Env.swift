@@ -121,18 +121,18 @@ public enum EnvFormat: String, CaseIterable, Sendable {
 
 /// `hfshare env`: what a member process needs, written for where it runs.
 public struct EnvRenderer: Sendable {
-    public var root: String
-    public var group: String
-    public var gid: UInt32
-    public var acl: Bool
+    /// The shared cache as doctor sees it: root, group, gid, whether ACLs work (one value for both).
+    public var cache: DoctorTarget
+    public var root: String { cache.root }
+    public var group: String { cache.groupName }
+    public var gid: UInt32 { cache.gid }
+    public var acl: Bool { cache.acl }
 
     public init(root: String, group: String, gid: UInt32, acl: Bool) {
-        self.root = root; self.group = group; self.gid = gid; self.acl = acl
+        cache = DoctorTarget(root: root, gid: gid, groupName: group, acl: acl)
     }
 
-    public init(_ shared: SharedRoot) {
-        self.init(root: shared.root, group: shared.group.name, gid: shared.group.gid, acl: shared.policy.aclSupported)
-    }
+    public init(_ shared: SharedRoot) { cache = DoctorTarget(shared) }
 
     public func render(_ format: EnvFormat) throws -> String {
         // One rule for every format: text a person pastes or a program parses carries no control

@@ -222,20 +222,7 @@ public enum Files {
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let dirFD = try FD.openDirectory(dir.isEmpty ? "." : dir)
-        // A fresh random name, O_EXCL|O_NOFOLLOW: nothing planted at a guessable name is followed or reused.
-        let tmp = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try dirFD.openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
-        do {
-            try data.withUnsafeBytes { try fd.writeAll($0) }
-            if let gid { try fd.chown(gid: gid) }
-            try fd.chmod(mode)
-            try fd.fsync()
-            try dirFD.rename(tmp, to: name)
-        } catch {
-            try? dirFD.unlink(tmp)
-            throw error
-        }
-        try? dirFD.fsync()
+        try dirFD.placeFile(name, data, mode: mode, gid: gid)
         return true
     }
 }

@@ -102,6 +102,8 @@ public struct Policy: Sendable {
         st.gid = gid
         let who = Credentials.anyMember(of: gid)
         let effective = Access.permissionCheck(who, stat: st, acl: e.access, want: need).allowed
+        // The common case (every entry of a healthy cache) costs one check, no ACL copy.
+        if effective { return (true, true) }
         guard var open = e.access, open.isExtended else { return (effective, effective) }
         open[.mask] = .rwx
         st.mode |= 0o070
@@ -124,12 +126,13 @@ public struct Policy: Sendable {
         var out: [String] = []
         var st = e.stat
         st.gid = gid
-        if e.stat.type == .regular, isMember(e.stat.uid), !ACLPerms(rawValue: st.mode >> 6).isSuperset(of: need) {
+        if e.stat.type == .regular, !ACLPerms(rawValue: st.mode >> 6).isSuperset(of: need), isMember(e.stat.uid) {
             out.append("owner \(Names.shared.user(e.stat.uid)): user::\(ACLPerms(rawValue: st.mode >> 6)) lacks \(need)")
         }
         guard let acl = e.access, acl.isExtended else { return out }
         for entry in acl.entries {
-            guard case .user(let uid) = entry.tag, uid != e.stat.uid, isMember(uid) else { continue }
+            guard case .user(let uid) = entry.tag, uid != e.stat.uid, !entry.perms.intersection(acl[.mask] ?? .rwx).isSuperset(of: need) || st.mode & 0o070 == 0,
+                  isMember(uid) else { continue }
             let d = Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: st, acl: acl, want: need)
             if !d.allowed {
                 out.append("\(Names.shared.user(uid)): user:\(Names.shared.user(uid)):\(entry.perms)\(d.maskLimited ? " (mask \(acl[.mask] ?? []))" : "") lacks \(need)")
@@ -143,6 +146,10 @@ public struct Policy: Sendable {
     /// for the creator, named users) who would be denied. "Any member" is the default-acl kinds' job.
     public func defaultDenials(_ e: Entry) -> [String] {
         guard e.stat.type == .directory, let d = e.defaultACL else { return [] }
+        // Nothing singles anybody out: a default ACL with rwx owner entry and no named users (the usual).
+        if (d[.userObj] ?? []).isSuperset(of: .rwx) && !d.entries.contains(where: { if case .user = $0.tag { return true } else { return false } }) {
+            return []
+        }
         var out: [String] = []
         let creator: UInt32 = UInt32.max - 2
         for (mode, type, need) in [(UInt32(0o666), UInt32(S_IFREG), ACLPerms.rw), (0o777, UInt32(S_IFDIR), .rwx)] {

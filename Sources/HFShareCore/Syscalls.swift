@@ -1,4 +1,5 @@
 import CHFShare
+import Foundation
 import Glibc
 
 /// A failed system call: which call, on which path, and the errno. Raw C calls are wrapped here
@@ -280,6 +281,29 @@ public enum Posix {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+// MARK: placing a file
+
+extension FD {
+    /// Places `name` in this directory atomically: a fresh random temp name (O_EXCL|O_NOFOLLOW, so
+    /// nothing planted is followed or reused), the bytes, owner/group and mode (each result checked),
+    /// fsync, rename over, fsync of the directory. Readers see the old file or the new one, never half.
+    public func placeFile(_ name: String, _ data: Data, mode: UInt32, uid: UInt32? = nil, gid: UInt32? = nil) throws {
+        let tmp = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
+        do {
+            try data.withUnsafeBytes { try fd.writeAll($0) }
+            if uid != nil || gid != nil { try fd.chown(uid: uid ?? UInt32.max, gid: gid ?? UInt32.max) }
+            try fd.chmod(mode)
+            try fd.fsync()
+            try rename(tmp, to: name)
+        } catch {
+            try? unlink(tmp)
+            throw error
+        }
+        try? fsync()
     }
 }
 
