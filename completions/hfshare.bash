@@ -173,13 +173,13 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|namei|user|doctor|migrate|probe|env|help)
+    init|audit|repair|verify|namei|user|doctor|migrate|probe|env|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate probe env help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair verify namei user doctor migrate probe env help' -- "${cur}"))
         ;;
     esac
 }
@@ -279,6 +279,29 @@ _hfshare_repair() {
         ;;
     '--format')
         __hfshare_add_completions -W 'text'$'\n''jsonl'$'\n''prometheus'
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_verify() {
+    repeating_flags=()
+    non_repeating_flags=(--full --fix --json --quiet -q --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--threads)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--threads')
         return
         ;;
     esac

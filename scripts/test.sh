@@ -28,3 +28,5 @@ HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Test
 # issue #16: env --install-unit + doctor --pid on real service-like processes; the .deb in a clean Debian 12 chroot
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_env_pid.sh
 bash Tests/deb/deb_install.sh
+# issue #14: repo integrity (audit's ref/snapshot/blob kinds, verify, verify --fix) with the real client
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_verify.sh

@@ -38,12 +38,22 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case stateMismatch = "state-mismatch"
     /// Not a SPEC rule but an honest result: a directory the walk could not read; the walk goes on.
     case unreadable = "unreadable"
+    // Repo integrity (RepoIntegrity.swift): will the client load every revision offline?
+    /// A ref that is not exactly 40 lowercase hex characters (e.g. a trailing newline).
+    case refMalformed = "ref-malformed"
+    /// A ref whose commit has no snapshot directory.
+    case refDangling = "ref-dangling"
+    /// A snapshot symlink whose blob is missing.
+    case snapshotLinkBroken = "snapshot-link-broken"
+    /// A blob no snapshot of its repo links to, with no download in progress.
+    case blobOrphan = "blob-orphan"
 
     /// Whether `repair` restores it; the others are reported with the command an admin would run.
     public var fixable: Bool {
         switch self {
         case .tokenReadable, .sharedCodeWritable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
-             .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable:
+             .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable,
+             .refDangling, .snapshotLinkBroken, .blobOrphan:
             return false
         default:
             return true
@@ -83,6 +93,10 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .groupGIDMismatch: return "the shared group has another GID on this node than init recorded (members here are not members on the filesystem)"
         case .stateMismatch: return "the config in ROOT/.hfshare disagrees with root's record in /etc/hfshare/roots (root's record is used)"
         case .unreadable: return "could not be read; its subtree was not checked"
+        case .refMalformed: return "ref is not exactly a 40-hex commit id (the client reads it verbatim, so offline loads of that revision fail)"
+        case .refDangling: return "ref points at a commit whose snapshot was never downloaded (offline loads of that revision fail)"
+        case .snapshotLinkBroken: return "snapshot file links to a missing blob (that revision fails offline; the client re-downloads online)"
+        case .blobOrphan: return "blob no snapshot links to (space only; hf cache prune or rm frees it)"
         }
     }
 

@@ -251,6 +251,10 @@ public final class Scanner: @unchecked Sendable {
         let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
                                  isCode: work.isCode)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
+        // hfshare#14 hook (RepoIntegrity.swift): refs, snapshots and blobs of a hub repo dir. Keep.
+        if work.parent != nil, RepoIntegrity.isRepoDirectory(rel: work.rel) {
+            for e in RepoIntegrity.events(repoDir: dir, repoName: work.name, repoPath: path, hubDir: work.parent, root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) }
+        }
 
         let listing: [(name: String, type: FileType)]
         do {
@@ -375,7 +379,8 @@ public final class Scanner: @unchecked Sendable {
     private func handle(_ e: Policy.Entry, at place: Place, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
         var facts = Facts(entry: e, path: absolute(place.rel), membership: nil)
         if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) { facts.membership = members.membership(of: e.stat.uid) }
-        if e.stat.type == .symlink, let dir { facts.symlink = symlinkKind(dir: dir, name: e.name, at: place) }
+        // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
+        if e.stat.type == .symlink, let dir { facts.symlink = symlinkKind(dir: dir, name: e.name, at: place).flatMap { $0 == .symlinkDangling && RepoIntegrity.isSnapshotLink(rel: place.rel) ? nil : $0 } }
         if policy.isStaleLockCandidate(e), let dir,
            let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
            (try? fd.tryExclusiveLockAndRelease()) == true {
