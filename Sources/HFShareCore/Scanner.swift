@@ -322,7 +322,7 @@ public final class Scanner: @unchecked Sendable {
         return (try? fd.tryExclusiveLockAndRelease()) == false
     }
 
-    private func symlinkKind(dir: FD, name: String, at place: Place) -> FindingKind? {
+    private func symlinkKind(dir: FD, name: String, at place: Place, checkTarget: Bool = true) -> FindingKind? {
         guard let target = try? dir.readlink(name) else { return nil }
         // The common case, a relative link that stays inside ROOT (`../../blobs/<sha>`): judged by
         // counting components, and its target looked up from the link's own directory.
@@ -347,7 +347,7 @@ public final class Scanner: @unchecked Sendable {
             }
             if inside { endComponent() }
             if inside {
-                if depth == 0 { return nil } // ROOT itself
+                if depth == 0 || !checkTarget { return nil } // ROOT itself, or judged by the repo check
                 do { _ = try dir.stat(target, follow: true) } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
                     return .symlinkDangling
                 } catch { return nil }
@@ -380,7 +380,13 @@ public final class Scanner: @unchecked Sendable {
         var facts = Facts(entry: e, path: absolute(place.rel), membership: nil)
         if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) { facts.membership = members.membership(of: e.stat.uid) }
         // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
-        if e.stat.type == .symlink, let dir { facts.symlink = symlinkKind(dir: dir, name: e.name, at: place).flatMap { $0 == .symlinkDangling && RepoIntegrity.isSnapshotLink(rel: place.rel) ? nil : $0 } }
+        // The repo check reads snapshot links itself; the walker only asks whether they escape (no
+        // second lookup of the target per link: a third of a hub cache is such links).
+        if e.stat.type == .symlink, let dir {
+            let snapshotLink = RepoIntegrity.isSnapshotLink(rel: place.rel)
+            facts.symlink = symlinkKind(dir: dir, name: e.name, at: place, checkTarget: !snapshotLink)
+                .flatMap { $0 == .symlinkDangling && snapshotLink ? nil : $0 }
+        }
         if policy.isStaleLockCandidate(e), let dir,
            let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
            (try? fd.tryExclusiveLockAndRelease()) == true {
