@@ -21,3 +21,5 @@ fi
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_migrate.sh
 # issue #8: init + the real-client two-user test again on loop-mounted ext4, xfs, btrfs and on tmpfs
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/fs/e2e_filesystems.sh
+# issue #15: du/prune/pin with a mapped model and a running download (real client, three members)
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_prune.sh
