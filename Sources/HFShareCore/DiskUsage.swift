@@ -140,9 +140,11 @@ public struct RepoUsage: Codable, Sendable, Equatable {
     public var revisions: [RevisionUsage]
     public var lastUse: Double
     public var lastUseKnown: Bool
+    /// Bytes `prune --unused-for AGE` would free here (pins honoured; in-use checks are prune's).
+    public var prunable: UInt64?
 
     enum CodingKeys: String, CodingKey {
-        case name, type, id, size, allocated, blobs, unreferenced, revisions
+        case name, type, id, size, allocated, blobs, unreferenced, revisions, prunable
         case inSharedStore = "in_shared_store", lastUse = "last_use", lastUseKnown = "last_use_known"
     }
 }
@@ -293,6 +295,9 @@ public struct UsageOptions: Sendable {
     public var threads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Keep each repo's blob/revision map (prune); du keeps only aggregates.
     public var keepDetail = false
+    /// Compute each repo's prunable bytes for `prune --unused-for` this age, honouring `pins`.
+    public var prunableAge: Double?
+    public var pins = PinFile()
     public var now: Double = Posix.now()
 
     public init(root: String) { self.root = root }
@@ -318,6 +323,8 @@ public final class UsageScanner: @unchecked Sendable {
     private var store: [String: (size: UInt64, allocated: UInt64)] = [:]
     private var storeRefs: [String: Int] = [:]
     private var lastUse = LastUseSource.from(mountOptions: "")
+    private var rootDev: UInt64 = 0
+    private var rootFills = false
 
     public init(_ options: UsageOptions) { self.options = options }
 
@@ -340,10 +347,13 @@ public final class UsageScanner: @unchecked Sendable {
         }
         lastUse = LastUseSource.from(mountOptions: FilesystemProbe.mountInfo(of: root).mountOptions)
         let space = try? root.filesystemSpace()
-        count(try root.usageStat(), area: "other")
 
         // ROOT is an HF_HOME-style root (hub/ inside) or itself a hub cache (models--* inside).
-        let top = try listing(root)
+        let rootStat = try root.usageStat()
+        rootDev = rootStat.dev
+        rootFills = FD.fillingReaddirMagics.contains(root.filesystemMagic)
+        count(rootStat, area: "other")
+        let top = try listing(root, dev: rootDev)
         var work: [Work] = []
         var hubPath: String?
         var hubFD: FD?
@@ -355,12 +365,12 @@ public final class UsageScanner: @unchecked Sendable {
             hubPath = root.path
         }
         if let hub = hubFD {
-            let hubEntries = hub === root ? top : ((try? listing(hub)) ?? [])
+            let hubEntries = hub === root ? top : ((try? listing(hub, dev: (try? hub.usageStat().dev) ?? 0)) ?? [])
             let locks = hubEntries.contains { $0.name == ".locks" } ? try? hub.openDirectory(".locks", noatime: true) : nil
             if let locks {
                 count(try locks.usageStat(), area: "hub")
                 // Lock dirs of repos that no longer exist are walked as part of the hub.
-                for e in (try? listing(locks)) ?? [] where !hubEntries.contains(where: { $0.name == e.name }) {
+                for e in (try? listing(locks, dev: (try? locks.usageStat().dev) ?? 0)) ?? [] where !hubEntries.contains(where: { $0.name == e.name }) {
                     work.append(.tree(parent: locks, name: e.name, area: "hub"))
                 }
             }
@@ -494,8 +504,10 @@ public final class UsageScanner: @unchecked Sendable {
         lock.lock(); unreadable.append(path); lock.unlock()
     }
 
-    private func listing(_ dir: FD) throws -> [(name: String, type: FileType)] {
-        try dir.entries(shortReadIsEOF: FD.fillingReaddirMagics.contains(dir.filesystemMagic))
+    /// On ROOT's own filesystem, when it is one whose readdir fills the buffer, a short read ends the
+    /// listing (one getdents64 per directory instead of two); anything mounted below is read to the end.
+    private func listing(_ dir: FD, dev: UInt64) throws -> [(name: String, type: FileType)] {
+        try dir.entries(shortReadIsEOF: rootFills && dev == rootDev)
     }
 
     /// Every inode below `parent/name` once. `storePrefix` (inside the shared store `hub/blobs`): the
@@ -512,7 +524,7 @@ public final class UsageScanner: @unchecked Sendable {
             acc.unreadable.append(FD.join(parent.path, name))
             return
         }
-        guard let list = try? listing(dir) else { acc.unreadable.append(dir.path); return }
+        guard let list = try? listing(dir, dev: st.dev) else { acc.unreadable.append(dir.path); return }
         let childPrefix = storePrefix.map { storeTop ? "" : $0 + name + "/" }
         for e in list {
             guard let cst = try? dir.usageStat(e.name) else { continue }
@@ -536,14 +548,14 @@ public final class UsageScanner: @unchecked Sendable {
         var blobTimes: [String: Double] = [:]
         var revisions: [RepoDetail.Revision] = []
         var refs: [String: [String]] = [:]
-        let top = (try? listing(repoFD)) ?? []
+        let top = (try? listing(repoFD, dev: st.dev)) ?? []
         if top.isEmpty, (try? repoFD.entries()) == nil { acc.unreadable.append(repoFD.path) }
         for e in top {
             guard let cst = try? repoFD.usageStat(e.name) else { continue }
             switch e.name {
             case "blobs" where cst.type == .directory:
                 add(cst, to: &acc)
-                guard let bdir = try? repoFD.openDirectory("blobs", noatime: true), let list = try? listing(bdir) else {
+                guard let bdir = try? repoFD.openDirectory("blobs", noatime: true), let list = try? listing(bdir, dev: cst.dev) else {
                     acc.unreadable.append(FD.join(repoFD.path, "blobs")); continue
                 }
                 for b in list {
@@ -571,7 +583,7 @@ public final class UsageScanner: @unchecked Sendable {
                 }
             case "snapshots" where cst.type == .directory:
                 add(cst, to: &acc)
-                guard let sdir = try? repoFD.openDirectory("snapshots", noatime: true), let list = try? listing(sdir) else {
+                guard let sdir = try? repoFD.openDirectory("snapshots", noatime: true), let list = try? listing(sdir, dev: cst.dev) else {
                     acc.unreadable.append(FD.join(repoFD.path, "snapshots")); continue
                 }
                 for s in list {
@@ -586,7 +598,7 @@ public final class UsageScanner: @unchecked Sendable {
                 }
             case "refs" where cst.type == .directory:
                 add(cst, to: &acc)
-                refWalk(repoFD, "refs", prefix: "", acc: &acc, refs: &refs)
+                refWalk(repoFD, "refs", dev: cst.dev, prefix: "", acc: &acc, refs: &refs)
             default:
                 walk(repoFD, e.name, cst, area: "hub", acc: &acc)
             }
@@ -600,7 +612,8 @@ public final class UsageScanner: @unchecked Sendable {
         }
         let detail = RepoDetail(name: name, blobs: blobs, revisions: revisions.sorted { $0.commit < $1.commit },
                                 danglingRefs: refs.filter { r in !revisions.contains { $0.commit == r.key } }.flatMap { $0.value }.sorted())
-        let usage = UsageScanner.summarize(detail, allocated: acc.allocated, lastUseKnown: lastUse.atime)
+        var usage = UsageScanner.summarize(detail, allocated: acc.allocated, lastUseKnown: lastUse.atime)
+        if let age = options.prunableAge { usage.prunable = UsageScanner.prunable(detail, pins: options.pins, unusedFor: age, now: options.now) }
         merge(acc, area: "hub")
         lock.lock()
         repos.append(usage)
@@ -627,7 +640,7 @@ public final class UsageScanner: @unchecked Sendable {
         rev.lastUse = max(rev.lastUse, st.mtime)
         switch st.type {
         case .directory:
-            guard let dir = try? parent.openDirectory(name, noatime: true), let list = try? listing(dir) else {
+            guard let dir = try? parent.openDirectory(name, noatime: true), let list = try? listing(dir, dev: st.dev) else {
                 acc.unreadable.append(FD.join(parent.path, name)); return
             }
             for e in list {
@@ -648,15 +661,15 @@ public final class UsageScanner: @unchecked Sendable {
         }
     }
 
-    private func refWalk(_ parent: FD, _ name: String, prefix: String, acc: inout Accumulator, refs: inout [String: [String]]) {
-        guard let dir = try? parent.openDirectory(name, noatime: true), let list = try? listing(dir) else {
+    private func refWalk(_ parent: FD, _ name: String, dev: UInt64, prefix: String, acc: inout Accumulator, refs: inout [String: [String]]) {
+        guard let dir = try? parent.openDirectory(name, noatime: true), let list = try? listing(dir, dev: dev) else {
             acc.unreadable.append(FD.join(parent.path, name)); return
         }
         for e in list {
             guard let st = try? dir.usageStat(e.name) else { continue }
             add(st, to: &acc)
             if st.type == .directory {
-                refWalk(dir, e.name, prefix: prefix + e.name + "/", acc: &acc, refs: &refs)
+                refWalk(dir, e.name, dev: st.dev, prefix: prefix + e.name + "/", acc: &acc, refs: &refs)
             } else if st.type == .regular, let bytes = try? dir.readSmall(e.name, limit: 256) {
                 let commit = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 if !commit.isEmpty { refs[commit, default: []].append(prefix + e.name) }
@@ -739,22 +752,26 @@ extension UsageScanner {
         return path
     }
 
-    /// Bytes `prune --unused-for AGE` would free, judged from du's model and the pins alone (locks and
-    /// open files are prune's to check): an upper bound for the metric.
-    public static func prunable(_ report: UsageReport, details: [String: RepoDetail], pins: PinFile, unusedFor: Double, now: Double) -> UInt64 {
+    /// Bytes `prune --unused-for AGE` would free in one repo, judged from du's model and the pins alone
+    /// (locks and open files are prune's to check): an upper bound. Repos are independent for this
+    /// criterion, so du computes it repo by repo and keeps no blob map.
+    public static func prunable(_ d: RepoDetail, pins: PinFile, unusedFor: Double, now: Double) -> UInt64 {
         var inUse: [RevisionID: String] = [:]
-        for d in details.values { for r in d.revisions where pins.keeps(repo: d.name, commit: r.commit, refs: r.refs) != nil { inUse[RevisionID(d.name, r.commit)] = "pinned" } }
+        for r in d.revisions where pins.keeps(repo: d.name, commit: r.commit, refs: r.refs) != nil { inUse[RevisionID(d.name, r.commit)] = "pinned" }
         var c = PruneCriteria()
         c.unusedFor = unusedFor
         c.minAge = 0
-        let plan = PrunePlanner.plan(details.values.sorted { $0.name < $1.name }, criteria: c, inUse: inUse, totalSize: 0, space: nil, now: now)
-        return plan.bytes
+        return PrunePlanner.plan([d], criteria: c, inUse: inUse, totalSize: 0, space: nil, now: now).bytes
     }
 }
 
 extension UsageReport {
     /// node_exporter textfile format: sizes, free space, prunable bytes.
-    public func prometheus(prunable: UInt64?, unusedFor: String) -> String {
+    public var prunable: UInt64? {
+        repos.contains { $0.prunable != nil } ? repos.reduce(0) { $0 + ($1.prunable ?? 0) } : nil
+    }
+
+    public func prometheus(unusedFor: String) -> String {
         let r = Report.escape(root)
         var out = "# HELP hfshare_cache_allocated_bytes Bytes allocated under the cache root, each inode once (like du -s).\n# TYPE hfshare_cache_allocated_bytes gauge\n"
         out += "hfshare_cache_allocated_bytes{root=\"\(r)\"} \(allocated)\n"

@@ -80,15 +80,16 @@ struct Du: ParsableCommand {
         var o = UsageOptions(root: rootPath)
         if let threads { o.threads = threads }
         let age = Validate.duration(unusedFor)!
-        o.keepDetail = true
-        let (report, details) = try UsageScanner.run(o)
         let pins = (try? PinFile.load(root: rootPath)) ?? PinFile()
-        let prunable = UsageScanner.prunable(report, details: details, pins: pins, unusedFor: age, now: o.now)
+        o.prunableAge = age
+        o.pins = pins
+        let (report, _) = try UsageScanner.run(o)
+        let prunable = report.prunable ?? 0
         switch effectiveFormat {
         case .json:
             Output.out(String(decoding: report.json(), as: UTF8.self))
         case .prometheus:
-            let text = report.prometheus(prunable: prunable, unusedFor: unusedFor)
+            let text = report.prometheus(unusedFor: unusedFor)
             if let textfile {
                 try Files.writeAtomically(Paths.absolute(textfile), Data(text.utf8), mode: 0o644)
             } else {
