@@ -130,6 +130,11 @@ with open(sys.argv[1], "a") as f:
     for u in range(70000, 71000): f.write(f"hfbenchu{u}:x:{u}:{u}::/nonexistent:/usr/sbin/nologin\n")' "$work/etc-known/passwd"
 measure audit-unknown-known "0 1" unshare -m --propagation private sh -c 'mount --bind "$1" /etc && exec "$2" audit "$3" --group "$4" --quiet' \
     sh "$work/etc-known" "$hf" "$work/unknown" "$group"
+# Every output format must cost unknown owners no more than known ones (issue #13): jsonl prints a line
+# per finding, i.e. per entry here.
+measure audit-unknown-jsonl "0 1" "$hf" audit "$work/unknown" --group "$group" --format jsonl
+measure audit-unknown-known-jsonl "0 1" unshare -m --propagation private sh -c 'mount --bind "$1" /etc && exec "$2" audit "$3" --group "$4" --format jsonl' \
+    sh "$work/etc-known" "$hf" "$work/unknown" "$group"
 
 # 4. repair vs naive, on two identical all-wrong trees (group root, 0644/0600, 0755, no ACLs)
 log "generating two all-wrong trees for repair"
@@ -164,6 +169,8 @@ print(", ".join(f"{k} {n}" for k,n in c.most_common()))' "$work/audit.jsonl")
 r_af=$(ratio "${T[audit]}" "${T[find]}")
 r_ga=$(ratio "${T[getfacl]}" "${T[audit]}")
 r_uk=$(ratio "${T[audit-unknown]}" "${T[audit-unknown-known]}")
+r_ukj=$(ratio "${T[audit-unknown-jsonl]}" "${T[audit-unknown-known-jsonl]}")
+r_jt=$(ratio "${T[audit-unknown-jsonl]}" "${T[audit-unknown]}")
 r_nr=$(ratio "${T[naive]}" "${T[repair]}")
 fixable_left=$(sed 's/.*, \([0-9]*\) fixable/\1/' <<<"$after_repair")
 cat <<EOF
@@ -182,6 +189,8 @@ audit/find            $(printf '%-6s' "$r_af") (target <= 1.0)  $(verdict "$r_af
 getfacl/audit         $(printf '%-6s' "$r_ga") (target >= 2.0)  $(verdict "$r_ga" '>=' 2.0)
 audit peak RSS        $(printf '%-6s' "${M[audit]}") (target < 64 MiB) $(verdict "${M[audit]}" '<' 64)
 unknown/known uids    $(printf '%-6s' "$r_uk") (target <= 1.10) $(verdict "$r_uk" '<=' 1.10)
+unknown/known jsonl   $(printf '%-6s' "$r_ukj") (target <= 1.10) $(verdict "$r_ukj" '<=' 1.10)
+jsonl/text (unknown)  $(printf '%-6s' "$r_jt") (jsonl $(printf '%.2f' "${T[audit-unknown-jsonl]}") s, a line per entry; shown, no target)
 naive/repair          $(printf '%-6s' "$r_nr") (target >= 2.0)  $(verdict "$r_nr" '>=' 2.0)
 after repair: audit   $after_repair  $(verdict "$fixable_left" '==' 0)
 after naive:  audit   $after_naive ($kinds_naive)

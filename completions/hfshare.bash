@@ -186,7 +186,7 @@ _hfshare() {
 
 _hfshare_init() {
     repeating_flags=()
-    non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --enable-timer --dry-run --quiet -q --version -h --help)
+    non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --enable-timer --force --dry-run --quiet -q --version -h --help)
     repeating_options=()
     non_repeating_options=(--group --gid --other)
     __hfshare_offer_flags_options 1
@@ -216,7 +216,7 @@ _hfshare_init() {
 
 _hfshare_audit() {
     repeating_flags=()
-    non_repeating_flags=(--root-is-member --all --quiet -q --fix --dry-run --version -h --help)
+    non_repeating_flags=(--force --root-is-member --all --quiet -q --fix --dry-run --version -h --help)
     repeating_options=(--exclude)
     non_repeating_options=(--group --stale-age --threads --format --textfile)
     __hfshare_offer_flags_options -1
@@ -257,7 +257,7 @@ _hfshare_audit() {
 
 _hfshare_repair() {
     repeating_flags=()
-    non_repeating_flags=(--root-is-member --all --quiet -q --dry-run --version -h --help)
+    non_repeating_flags=(--force --root-is-member --all --quiet -q --dry-run --version -h --help)
     repeating_options=(--exclude)
     non_repeating_options=(--group --stale-age --threads --format)
     __hfshare_offer_flags_options -1
@@ -422,7 +422,7 @@ _hfshare_doctor() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--user --group --format)
+    non_repeating_options=(--user --group --format --timeout)
     __hfshare_offer_flags_options 1
 
     # Offer option value completions
@@ -437,6 +437,9 @@ _hfshare_doctor() {
         ;;
     '--format')
         __hfshare_add_completions -W 'text'$'\n''jsonl'
+        return
+        ;;
+    '--timeout')
         return
         ;;
     esac

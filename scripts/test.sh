@@ -19,6 +19,10 @@ if [ -f Tests/e2e/scenarios.sh ]; then
     HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/scenarios.sh --setup naive
 fi
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_migrate.sh
+# issue #12: every attack a member made on 0.1.0, performed for real against root running hfshare
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/attacks/attacks.sh
+# issue #13: random ACLs on 300 entries, members really try (a new seed each run; it is printed)
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/attacks/access_property.sh
 # issue #8: init + the real-client two-user test again on loop-mounted ext4, xfs, btrfs and on tmpfs
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/fs/e2e_filesystems.sh
 # issue #15: du/prune/pin with a mapped model and a running download (real client, three members)

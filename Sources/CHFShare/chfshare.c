@@ -12,6 +12,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <signal.h>
 
 const int HF_O_PATH = O_PATH;
 const int HF_O_NOATIME = O_NOATIME;
@@ -201,3 +204,29 @@ void hf_lock_batch_end(struct hf_lock_batch *b) {
     }
     b->count = 0;
 }
+
+int hf_spawn_detached(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd, int *pid) {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    int r;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    r = posix_spawn(pid, path, &fa, &attr, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return r;
+}
+
+int hf_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int hf_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }

@@ -165,5 +165,25 @@ public enum Access {
         return result
     }
 
+    /// Whether some user other than root may create, rename or remove entries of this directory: it is
+    /// not root's, or its mode or ACL grants write (through the mask) to a group, a named user or
+    /// others, and it is not sticky (with the sticky bit only an entry's owner may replace it).
+    /// The trust check of symlinks on the way to ROOT: mode bits alone miss `user:alice:rwx`.
+    public static func writableByNonRoot(_ stat: FileStat, acl: PosixACL?) -> Bool {
+        if stat.uid != 0 { return true }
+        if stat.mode & UInt32(S_ISVTX) != 0 { return false }
+        if stat.mode & 0o002 != 0 { return true }
+        guard let acl, acl.isExtended else { return stat.mode & 0o020 != 0 }
+        let mask = acl[.mask] ?? .rwx
+        for entry in acl.entries {
+            switch entry.tag {
+            case .user(let uid) where uid != 0: if entry.perms.intersection(mask).contains(.write) { return true }
+            case .groupObj, .group: if entry.perms.intersection(mask).contains(.write) { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
     static let O_PATH_DIRECTORY: Int32 = HF_O_PATH | HF_O_DIRECTORY | HF_O_NOFOLLOW | HF_O_CLOEXEC
 }

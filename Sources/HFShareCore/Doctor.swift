@@ -86,42 +86,88 @@ public enum Doctor {
         return checks
     }
 
+    /// Seconds the user's login shell and the checks may take before their process group is killed.
+    nonisolated(unsafe) public static var childTimeout: Double = 20
+
+    /// What a login shell of the user sets up, read as data: the environment (`env -0`) and the umask.
+    public struct LoginEnvironment: Codable, Sendable, Equatable {
+        public var environment: [String: String]
+        public var umask: UInt32
+    }
+
+    static let envMarker = "\u{0}HFSHARE-LOGIN-ENV\u{0}"
+
+    /// The user's startup files run here, and only here: in a detached child (no terminal, own session,
+    /// time limit) whose output is parsed as data. The checks themselves then run in a second child that
+    /// executes this binary directly as the user, with no shell and no startup file in between, and get
+    /// that environment from root through their stdin. So nothing a startup file prints can pose as a
+    /// result, and nothing it does reaches root's terminal.
     static func runChild(_ t: DoctorTarget, user: UserRecord, binary: String) -> [DoctorCheck] {
         let shell = loginShell(user.name)
-        var args = ["/usr/bin/setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--init-groups", "--reset-env", "/usr/bin/env"]
+        var checks: [DoctorCheck] = []
+        let asUser = ["/usr/bin/setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--init-groups", "--reset-env", "/usr/bin/env", "-C", "/"]
+        var login: LoginEnvironment?
+        do {
+            let r = try ChildProcess.run(asUser + [shell, "-l", "-c", "printf '\\0HFSHARE-LOGIN-ENV\\0'; umask; exec /usr/bin/env -0"], timeout: childTimeout)
+            if r.timedOut {
+                checks.append(DoctorCheck("login", .fail, "the login shell of \(user.name) (\(shell) -l) did not finish within \(Int(childTimeout)) s and was killed (a startup file waits for input or sleeps); the environment checks use none",
+                                          fix: "look at the startup files of \(user.name) (~/.profile, ~/.bash_profile, ~/.bashrc) for a command that waits"))
+            } else {
+                login = parseLogin(r.stdout)
+                if login == nil {
+                    checks.append(DoctorCheck("login", .fail, "the login shell of \(user.name) (\(shell) -l) exited \(r.status ?? -1) without printing its environment",
+                                              fix: "run 'hfshare doctor' as \(user.name) to see it directly"))
+                }
+            }
+        } catch {
+            return checks + [DoctorCheck("as-user", .fail, "could not start a process as \(user.name): \(error)", fix: "check that /usr/bin/setpriv (util-linux) is installed")]
+        }
+        var args = asUser
         for key in ["HFSHARE_SYSCONFDIR", "HFSHARE_PROFILE"] {
             if let v = ProcessInfo.processInfo.environment[key] { args.append("\(key)=\(v)") }
         }
-        args += [shell, "-l", "-c", "exec \"$0\" \"$@\"", binary, "doctor", t.root, "--group", t.groupName,
-                 "--child-gid", String(t.gid), "--child-acl", t.acl ? "yes" : "no", "--child", "--format", "jsonl"]
-        let p = Foundation.Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        p.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch {
-            return [DoctorCheck("as-user", .fail, "could not start a process as \(user.name): \(error)", fix: "check that /usr/bin/setpriv (util-linux) is installed")]
+        args += [binary, "doctor", t.root, "--group", t.groupName, "--child-gid", String(t.gid), "--child-acl", t.acl ? "yes" : "no",
+                 "--child", "--format", "jsonl"]
+        let home = user.home
+        let input = login ?? LoginEnvironment(environment: ["HOME": home, "USER": user.name, "LOGNAME": user.name], umask: 0o022)
+        let r: ChildProcess.Result
+        do {
+            r = try ChildProcess.run(args, input: try JSONEncoder().encode(input), timeout: childTimeout)
+        } catch {
+            return checks + [DoctorCheck("as-user", .fail, "could not start a process as \(user.name): \(error)", fix: "check that /usr/bin/setpriv (util-linux) is installed")]
         }
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        done.wait()
-        p.waitUntilExit()
+        if r.timedOut {
+            return checks + [DoctorCheck("as-user", .fail, "the checks run as \(user.name) did not finish within \(Int(childTimeout)) s and were killed (a hung filesystem?)",
+                                         fix: "hfshare probe \(Shell.quote(t.root))")]
+        }
         let decoder = JSONDecoder()
-        let checks = String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+        let known: Set<String> = ["env", "token", "umask", "write-hub", "write-locks", "flock"]
+        var got = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").compactMap {
             try? decoder.decode(DoctorCheck.self, from: Data($0.utf8))
+        }.filter { known.contains($0.id) }
+        if login == nil { got.removeAll { $0.id == "env" || $0.id == "umask" } }
+        if got.isEmpty || ![0, 1].contains(r.status ?? -1) {
+            let msg = String(decoding: r.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return checks + got + [DoctorCheck("as-user", .fail, "the checks run as \(user.name) did not complete (exit \(r.status ?? -1)): \(msg.suffix(400))",
+                                               fix: "run 'hfshare doctor' as \(user.name) to see it directly")]
         }
-        if checks.isEmpty || ![0, 1].contains(p.terminationStatus) {
-            let msg = String(decoding: errBox.data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return checks + [DoctorCheck("as-user", .fail, "the checks run as \(user.name) (login shell \(shell)) did not complete (exit \(p.terminationStatus)): \(msg.suffix(400))",
-                                         fix: "run 'hfshare doctor' as \(user.name) to see it directly")]
+        return checks + got
+    }
+
+    /// The output of `printf MARKER; umask; env -0` after whatever the startup files printed.
+    static func parseLogin(_ data: Data) -> LoginEnvironment? {
+        let marker = Data(envMarker.utf8)
+        guard let range = data.range(of: marker, options: .backwards) else { return nil }
+        let rest = data[range.upperBound...]
+        guard let nl = rest.firstIndex(of: 0x0A),
+              let mask = UInt32(String(decoding: rest[rest.startIndex..<nl], as: UTF8.self).trimmingCharacters(in: .whitespaces), radix: 8),
+              mask <= 0o777 else { return nil }
+        var env: [String: String] = [:]
+        for item in rest[(nl + 1)...].split(separator: 0) {
+            guard let eq = item.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            env[ByteName.decode(Array(item[item.startIndex..<eq]))] = ByteName.decode(Array(item[(eq + 1)...]))
         }
-        return checks
+        return LoginEnvironment(environment: env, umask: mask)
     }
 
     static func loginShell(_ name: String) -> String {
@@ -340,7 +386,7 @@ public enum Doctor {
             let st = try s.stat("probe")
             let acl = t.acl ? (try? ACLStore.readEntry(in: s, "probe")) ?? nil : nil
             let policy = Policy(gid: t.gid, groupName: t.groupName, aclSupported: t.acl)
-            let rights = policy.groupRights(Policy.Entry(name: "probe", stat: st, access: acl))
+            let rights = policy.groupRights(Policy.Entry(name: "probe", stat: st, access: acl), need: .rw)
             step = "delete"
             for name in created.reversed() { try s.unlink(name) }
             created = []
@@ -350,7 +396,7 @@ public enum Doctor {
                 return DoctorCheck(id, .fail, "create, write, rename, lock and delete work in \(dir.path), but new files get group \(NSS.group(gid: st.gid)?.name ?? String(st.gid)), not \(t.groupName) (the directory lost its setgid bit)",
                                    fix: "sudo hfshare repair \(Shell.quote(t.root))")
             }
-            if !rights.effective.isSuperset(of: .rw) {
+            if !rights.effective {
                 return DoctorCheck(id, .fail, "create, write, rename, lock and delete work in \(dir.path), but new files are not group-writable (\(acl.map { "acl \($0)" } ?? String(format: "mode %o", st.permissions))): other members could not update them",
                                    fix: t.acl ? "sudo hfshare repair \(Shell.quote(t.root))   (restores the default ACLs)" : "umask 002   (the profile snippet sets it; log in again)")
             }

@@ -131,6 +131,25 @@ public enum Escape {
         return out
     }
 
+    /// Last line of defence for whole output lines: line breaks and tabs stay, every other control
+    /// character and non-UTF-8 byte is escaped as in `text`. Names are escaped one by one before
+    /// (so a newline inside a name cannot start a line); this catches whatever else carried one.
+    public static func terminal(_ s: String) -> String {
+        if s.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }) { return s }
+        var out = ""
+        out.reserveCapacity(s.utf8.count + 8)
+        for u in s.unicodeScalars {
+            switch u.value {
+            case 0x0A, 0x09: out.unicodeScalars.append(u)
+            case 0x00..<0x20, 0x7F, 0x80..<0xA0: out += String(format: "\\x%02x", u.value)
+            case ByteName.base...0x10FFFF: out += String(format: "\\x%02x", u.value - ByteName.base)
+            case 0x202A...0x202E, 0x2066...0x2069: out += String(format: "\\u{%04X}", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+
     /// For JSON: `path` is the escaped text; when that is not the exact name, `path_b64` carries the bytes.
     public static func jsonFields(_ key: String, _ s: String) -> [String: String] {
         let shown = text(s)

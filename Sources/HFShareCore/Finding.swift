@@ -1,4 +1,4 @@
-/// Every way an entry can break the policy in SPEC.md. The raw value is the kind's name everywhere:
+/// Every way an entry can break the policy in docs/POLICY.md. The raw value is the kind's name everywhere:
 /// in text output, JSON, Prometheus labels and the man page.
 public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case dirWrongGroup = "dir-wrong-group"
@@ -14,6 +14,10 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case fileGroupPerms = "file-group-perms"
     case fileACLMask = "file-acl-mask"
     case lockNotGroupWritable = "lock-not-group-writable"
+    /// The ACL singles out a member (the owner's `u::`, or a named-user entry) and denies what the group gets.
+    case aclDeniesMember = "acl-denies-member"
+    /// The default ACL would deny a member (the creator, or a named user) on what members create next.
+    case defaultACLDeniesMember = "default-acl-denies-member"
     case fileWorldWritable = "file-world-writable"
     case fileSetid = "file-setid"
     case fileHardlinkOutside = "file-hardlink-outside"
@@ -28,6 +32,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case parentNotTraversable = "parent-not-traversable"
     /// The group's GID on this node differs from the one `init` recorded (multi-node clusters).
     case groupGIDMismatch = "group-gid-mismatch"
+    /// ROOT/.hfshare/config.json disagrees with root's own record in /etc/hfshare/roots (root's wins).
+    case stateMismatch = "state-mismatch"
     /// Not a SPEC rule but an honest result: a directory the walk could not read; the walk goes on.
     case unreadable = "unreadable"
 
@@ -35,7 +41,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     public var fixable: Bool {
         switch self {
         case .tokenReadable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
-             .specialFile, .parentNotTraversable, .groupGIDMismatch, .unreadable:
+             .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable:
             return false
         default:
             return true
@@ -56,6 +62,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .fileWrongGroup: return "file not owned by the shared group"
         case .fileGroupPerms: return "the shared group cannot read and write the file"
         case .fileACLMask: return "the ACL mask takes rw away from the shared group"
+        case .aclDeniesMember: return "the ACL denies a member what the group gets (its owner entry or a named-user entry)"
+        case .defaultACLDeniesMember: return "the default ACL would deny a member on what other members create here"
         case .lockNotGroupWritable: return "lock file the shared group cannot write (downloads by others fail with PermissionError)"
         case .fileWorldWritable: return "file is writable by everyone"
         case .fileSetid: return "file has the setuid or setgid bit"
@@ -70,6 +78,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .incompleteOld: return "old unfinished download (*.incomplete)"
         case .parentNotTraversable: return "members cannot search this ancestor of the cache root"
         case .groupGIDMismatch: return "the shared group has another GID on this node than init recorded (members here are not members on the filesystem)"
+        case .stateMismatch: return "the config in ROOT/.hfshare disagrees with root's record in /etc/hfshare/roots (root's record is used)"
         case .unreadable: return "could not be read; its subtree was not checked"
         }
     }

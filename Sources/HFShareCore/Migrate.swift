@@ -121,10 +121,15 @@ public final class Migrator {
         if !options.dryRun && !Posix.isRoot() {
             throw UsageError("migrate must run as root (it moves another user's files and keeps their owner); try: sudo hfshare migrate \(options.source), or --dry-run")
         }
+        try Validate.pathText(options.source, what: "SRC")
         let given = Paths.absolute(options.source)
         var (source, exists) = try Paths.resolveTrusted(given)
-        guard exists else { throw UsageError("\(given): no such directory; pass a private hub cache such as ~NAME/.cache/huggingface/hub") }
+        guard exists else { throw UsageError("\(Escape.text(given)): no such directory; pass a private hub cache such as ~NAME/.cache/huggingface/hub") }
         if !isHubCache(source) && isHubCache(source + "/hub") { source += "/hub" }
+        if !isHubCache(source), let names = try? FileManager.default.contentsOfDirectory(atPath: source),
+           names.contains(where: { !cacheFiles.contains($0) }) {
+            throw UsageError("\(Escape.text(source)): not a hub cache (no models--*, datasets--* or spaces--* directories); pass a private hub cache such as ~NAME/.cache/huggingface/hub")
+        }
         let destination = shared.root + "/hub"
         let rootParts = shared.root.split(separator: "/")
         let sourceParts = source.split(separator: "/")
@@ -179,7 +184,7 @@ public final class Migrator {
                                 + (name.map { "run: sudo hfshare user add \($0)" } ?? "give them to a member: chown MEMBER ..."))
         }
         if report.complete, let journal {
-            try? Paths.openVerifiedDirectory(shared.root + "/" + Paths.stateDirectory).unlink((journal.path as NSString).lastPathComponent)
+            try? StateDir.open(root: shared.root).remove((journal.path as NSString).lastPathComponent)
         }
         if options.removeSource && !dryRun {
             if report.complete { try removeSource(srcHub, source) } else {
@@ -309,14 +314,25 @@ public final class Migrator {
     /// Puts `name` into `dstDir` under the same name: a hard link on the same filesystem (after
     /// checking the bytes against the name), else a copy to a temp name that is fsynced, read back
     /// and hashed again, then renamed into place. Owner, mode and mtime are kept; the group becomes G.
+    /// A private file may be moved only while it has no other name: a member could have linked a file
+    /// from elsewhere in (or out) at any moment since it was listed. Checked on the open descriptor.
+    static func requireSingleLink(_ fd: FD, _ st: FileStat) throws {
+        let now = try fd.stat()
+        guard now.dev == st.dev, now.ino == st.ino, now.type == .regular else { throw SystemError("open", fd.path, ESTALE) }
+        guard now.nlink == 1 else {
+            throw UsageError("has \(now.nlink) hard links (another name outside this cache?); not moved")
+        }
+    }
+
     func moveFile(_ name: String, fd: FD, stat st: FileStat, from srcDir: FD, to dstDir: FD, expected: BlobName, journalKey: String? = nil) throws {
+        try Migrator.requireSingleLink(fd, st)
         do {
             if case .other = expected {} else {
                 let digests = try Migrator.hash(fd, size: st.size, for: expected)
                 guard digests.match(expected) else { throw BlobMismatch(digests: digests) }
             }
             try srcDir.link(name, to: dstDir, name)
-            try conform(name, in: dstDir)
+            try conform(name, in: dstDir, links: 2)
             return
         } catch let e as SystemError where e.errno == EXDEV {
             repo.copied = true
@@ -357,8 +373,7 @@ public final class Migrator {
     }
 
     func openJournal(_ source: String) throws {
-        let rootFD = try Paths.openVerifiedDirectory(shared.root)
-        let state = try rootFD.openDirectory(Paths.stateDirectory)
+        let state = try StateDir.open(root: shared.root, create: true).fd
         var h = SHA256()
         h.update(Array(source.utf8))
         let name = "migrate-" + h.finalize().prefix(16) + ".journal"
@@ -530,9 +545,10 @@ public final class Migrator {
 
     /// moveFile with a different name in the destination.
     func moveFile(_ dstName: String, fd: FD, stat st: FileStat, from srcDir: FD, to dstDir: FD, expected: BlobName, sourceName: String) throws {
+        try Migrator.requireSingleLink(fd, st)
         do {
             try srcDir.link(sourceName, to: dstDir, dstName)
-            try conform(dstName, in: dstDir)
+            try conform(dstName, in: dstDir, links: 2)
             return
         } catch let e as SystemError where e.errno == EXDEV {}
         let out = try dstDir.openat(dstName, flags: O_RDWR | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
@@ -618,17 +634,26 @@ public final class Migrator {
     /// Gives a file just placed in the shared cache the policy's group, mode and ACL at once (the
     /// Policy functions repair uses), so that a run killed before the final pass leaves nothing
     /// unshareable behind. The file's other name in the source is the same inode; it goes soon.
-    func conform(_ name: String, in dir: FD) throws {
+    /// The policy on a file just placed in the shared cache, which has exactly `links` names (ours:
+    /// the private one and the shared one after a link, 1 after a copy), re-checked on the descriptor
+    /// around the change (LinkGuard).
+    func conform(_ name: String, in dir: FD, links: UInt32 = 1) throws {
         let fd = try dir.openat(name, flags: HF_O_PATH | HF_O_NOFOLLOW | HF_O_CLOEXEC)
-        let st = try fd.stat()
+        var st = try fd.stat()
         guard st.type == .regular else { return }
+        guard st.nlink <= links else {
+            throw UsageError("has \(st.nlink) hard links, expected \(links) (a link was made meanwhile); policy not applied")
+        }
+        st.nlink = links
         let policy = shared.policy
         let acl = policy.aclSupported ? (try ACLStore.read(fd, .access)) : nil
         let e = Policy.Entry(name: name, stat: st, access: acl)
-        if st.gid != policy.gid { try fd.chown(gid: policy.gid) }
-        if let want = policy.wantedAccessACL(e) { try ACLStore.write(want, to: fd, .access) }
-        let mode = policy.wantedMode(e)
-        if try fd.stat().permissions != mode { try fd.chmod(mode) }
+        try LinkGuard.change(e, through: fd, path: FD.join(dir.path, name)) {
+            if st.gid != policy.gid { try fd.chown(gid: policy.gid) }
+            if let want = policy.wantedAccessACL(e) { try ACLStore.write(want, to: fd, .access) }
+            let mode = policy.wantedMode(e)
+            if try fd.stat().permissions != mode { try fd.chmod(mode) }
+        }
     }
 
     /// Then the whole merged repo goes through the repair engine: what was already there, directories,

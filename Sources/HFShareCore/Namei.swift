@@ -207,7 +207,7 @@ public final class ClassicNamei {
     // MARK: printing (print_namei)
 
     private func print(_ items: [Item], path: [UInt8]) -> Bool {
-        emit("f: "); out += path; emit("\n")
+        emit("f: "); out += Self.shown(path); emit("\n")
         for item in items {
             if item.noent != 0 {
                 var blanks = 1
@@ -216,7 +216,7 @@ public final class ClassicNamei {
                 if !flags.vertical { blanks += 1 }
                 blanks += item.level * 2
                 emit(String(repeating: " ", count: blanks + 1))
-                out += item.name
+                out += Self.shown(item.name)
                 emit(" - \(String(cString: strerror(item.noent)))\n")
                 return false
             }
@@ -229,8 +229,8 @@ public final class ClassicNamei {
                 emit(" "); pad(groups.names[item.st.st_gid] ?? [], groups.width)
             }
             if flags.vertical { emit(String(repeating: "  ", count: item.level)) }
-            emit(" "); out += item.name
-            if item.isSymlink { emit(" -> "); out += item.abslink[item.relstart...] }
+            emit(" "); out += Self.shown(item.name)
+            if item.isSymlink { emit(" -> "); out += Self.shown(Array(item.abslink[item.relstart...])) }
             emit("\n")
         }
         return true
@@ -240,7 +240,7 @@ public final class ClassicNamei {
 
     /// `%-*s`: printf pads by bytes.
     private func pad(_ name: [UInt8], _ width: Int) {
-        out += name
+        out += Self.shown(name)
         if name.count < width { out += [UInt8](repeating: UInt8(ascii: " "), count: width - name.count) }
     }
 
@@ -278,7 +278,13 @@ public final class ClassicNamei {
         return s.unicodeScalars.count
     }
 
-    static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+    /// How a name is shown: the one escaping every output uses (Escape.text), on the exact bytes.
+    static func text(_ bytes: [UInt8]) -> String { Escape.text(ByteName.decode(bytes)) }
+    /// The same, as bytes for the `namei -l` printer (util-linux prints names raw; we never do).
+    static func shown(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) { return bytes }
+        return Array(text(bytes).utf8)
+    }
 
     private func withCString<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
         Self.withCString(bytes, body)
@@ -791,12 +797,12 @@ extension NameiReport {
             let mark = stopped.isEmpty ? "" : "  <- " + (perUser || stopped.count <= 3 ? stopped.joined(separator: ", ") : "\(stopped.count) users")
             guard let st = step.stat, step.errno == nil || step.role == .symlink else {
                 let blanks = 1 + 11 + ownerWidth + groupWidth + 2
-                rows.append((String(repeating: " ", count: blanks) + indent + " \(step.name) - \(String(cString: strerror(step.errno ?? ENOENT)))", [], mark))
+                rows.append((String(repeating: " ", count: blanks) + indent + " \(Escape.text(step.name)) - \(String(cString: strerror(step.errno ?? ENOENT)))", [], mark))
                 continue
             }
             let mode = ClassicNamei.modeString(st.mode) + ((step.acl?.isExtended ?? false) ? "+" : " ")
-            var left = mode + " " + Self.userName(st.uid).padding(ownerWidth) + " " + Self.groupName(st.gid).padding(groupWidth) + " " + indent + step.name
-            if let t = step.linkTarget { left += " -> " + t }
+            var left = mode + " " + Self.userName(st.uid).padding(ownerWidth) + " " + Self.groupName(st.gid).padding(groupWidth) + " " + indent + Escape.text(step.name)
+            if let t = step.linkTarget { left += " -> " + Escape.text(t) }
             if let e = step.errno { left += " - " + String(cString: strerror(e)) }
             let cells: [String]
             if perUser {
@@ -813,7 +819,7 @@ extension NameiReport {
         let headers = perUser ? users.map(\.name) : ["\(users.count) users"]
         let leftWidth = rows.map { $0.left.count }.max() ?? 0
         let widths = headers.enumerated().map { c, h in max(h.count, rows.map { $0.cells.count > c ? $0.cells[c].count : 0 }.max() ?? 0) }
-        var out = "f: \(walk.path)\n"
+        var out = "f: \(Escape.text(walk.path))\n"
         var header = "".padding(leftWidth) + headers.enumerated().map { "  " + $0.element.padding(widths[$0.offset]) }.joined()
         while header.hasSuffix(" ") { header.removeLast() }
         out += header + "\n"
@@ -824,17 +830,17 @@ extension NameiReport {
         }
         for b in blockers {
             let step = walk.steps[b.step]
-            out += "\(b.users.joined(separator: ", ")): stopped at \(step.path): \(b.reason)\n"
+            out += "\(b.users.joined(separator: ", ")): stopped at \(Escape.text(step.path)): \(b.reason)\n"
             if let fix = b.fix { out += "  fix: \(fix)\n" }
         }
         for o in outcomes where o.unknown {
             let step = o.stoppedAt.map { walk.steps[$0] }
-            out += "\(o.user.name): not known: this process cannot look at \(step?.path ?? walk.path) (\(String(cString: strerror(step?.errno ?? EACCES)))); run as root\n"
+            out += "\(o.user.name): not known: this process cannot look at \(Escape.text(step?.path ?? walk.path)) (\(String(cString: strerror(step?.errno ?? EACCES)))); run as root\n"
         }
         let through = outcomes.filter(\.ok).map(\.user.name)
         if !through.isEmpty {
             let what = query.want.isEmpty ? "can reach" : "can reach and \(Self.needWords(query.want, directory: walk.steps.last?.stat?.type == .directory))"
-            out += "\(perUser || through.count <= 3 ? through.joined(separator: ", ") : "\(through.count) users") \(what) \(walk.path)\n"
+            out += "\(perUser || through.count <= 3 ? through.joined(separator: ", ") : "\(through.count) users") \(what) \(Escape.text(walk.path))\n"
         }
         return out
     }

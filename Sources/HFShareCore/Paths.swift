@@ -61,9 +61,15 @@ public enum Paths {
             }
             if st.st_mode & S_IFMT == S_IFLNK {
                 let parent = "/" + resolved.joined(separator: "/")
-                var pst = stat()
-                lstat(parent, &pst)
-                let parentUserWritable = pst.st_uid != 0 || (pst.st_mode & 0o022 != 0 && pst.st_mode & S_ISVTX == 0)
+                // The same access decision as everywhere: ACLs count (a `user:alice:rwx` on the parent
+                // lets alice redirect the link), not only mode bits.
+                let parentFD = try? FD.open(parent, flags: HF_O_PATH | HF_O_DIRECTORY | HF_O_NOFOLLOW)
+                let parentUserWritable: Bool
+                if let parentFD, let pst = try? parentFD.stat() {
+                    parentUserWritable = Access.writableByNonRoot(pst, acl: (try? ACLStore.read(parentFD, .access)) ?? nil)
+                } else {
+                    parentUserWritable = true
+                }
                 if st.st_uid != 0 || parentUserWritable {
                     throw UsageError("\(here): is a symlink owned by uid \(st.st_uid) in \(parent); refusing to follow a link a user could redirect. Use the real path, or make the link root-owned in a root-only directory")
                 }

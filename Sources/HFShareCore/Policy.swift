@@ -19,6 +19,10 @@ public struct Policy: Sendable {
     public var aclSupported: Bool
     public var staleAge: Double
     public var now: Double
+    /// Who is a member (NSS, cached). The ACL can treat the owner and each named user differently from
+    /// "any other member"; the rules ask the kernel's access decision (Access) for each member that
+    /// matters. nil: only "any member" is judged (no NSS at hand).
+    public var members: MembershipCache?
 
     public init(gid: UInt32, groupName: String, other: OtherAccess = .readExecute, aclSupported: Bool = true,
                 staleAge: Double = 2 * 86400, now: Double = Posix.now()) {
@@ -59,7 +63,11 @@ public struct Policy: Sendable {
             if mode & 0o002 != 0 { kinds.append(.dirWorldWritable) }
             if mode & 0o700 != 0o700 { kinds.append(.dirOwnerPerms) }
             if let k = groupRightsViolation(e, need: .rwx, perms: .dirGroupPerms, mask: .dirACLMask) { kinds.append(k) }
-            if aclSupported { kinds += defaultACLViolations(e.defaultACL) }
+            if !memberDenials(e, need: .rwx).isEmpty { kinds.append(.aclDeniesMember) }
+            if aclSupported {
+                kinds += defaultACLViolations(e.defaultACL)
+                if !defaultDenials(e).isEmpty { kinds.append(.defaultACLDeniesMember) }
+            }
         case .regular:
             if e.isToken {
                 if mode & 0o044 != 0 { kinds.append(.tokenReadable) }
@@ -67,6 +75,7 @@ public struct Policy: Sendable {
                 if e.stat.gid != gid { kinds.append(.fileWrongGroup) }
                 let permsKind: FindingKind = e.isLock ? .lockNotGroupWritable : .fileGroupPerms
                 if let k = groupRightsViolation(e, need: .rw, perms: permsKind, mask: .fileACLMask) { kinds.append(k) }
+                if !memberDenials(e, need: .rw).isEmpty { kinds.append(.aclDeniesMember) }
             }
             if mode & 0o002 != 0 { kinds.append(.fileWorldWritable) }
             if mode & UInt32(S_ISUID | S_ISGID) != 0 { kinds.append(.fileSetid) }
@@ -84,22 +93,91 @@ public struct Policy: Sendable {
 
     func isOld(_ e: Entry) -> Bool { now - e.stat.mtime > staleAge }
 
-    /// G's rights: `group::` (the owning group, which the group rule makes G) and `group:G:`, each ANDed
-    /// with the mask when the ACL is extended. Unmasked entries short: group-perms; only the mask: acl-mask.
-    public func groupRights(_ e: Entry) -> (unmasked: ACLPerms, effective: ACLPerms) {
-        guard let acl = e.access, acl.isExtended else {
-            let g = ACLPerms(rawValue: e.stat.mode >> 3)
-            return (g, g)
-        }
-        let unmasked = (acl[.groupObj] ?? []).union(acl[.group(gid)] ?? [])
-        return (unmasked, unmasked.intersection(acl[.mask] ?? .rwx))
+    /// What "any other member" gets, decided as the kernel decides (Access): the first single group-class
+    /// entry that grants everything asked, through the mask; never the union of two entries. The owning
+    /// group is taken to be G (a wrong group is its own finding, fixed first). `effective` is the real
+    /// answer, `unmasked` the answer with the mask opened (to tell dir-group-perms from dir-acl-mask).
+    public func groupRights(_ e: Entry, need: ACLPerms) -> (unmasked: Bool, effective: Bool) {
+        var st = e.stat
+        st.gid = gid
+        let who = Credentials.anyMember(of: gid)
+        let effective = Access.permissionCheck(who, stat: st, acl: e.access, want: need).allowed
+        guard var open = e.access, open.isExtended else { return (effective, effective) }
+        open[.mask] = .rwx
+        st.mode |= 0o070
+        return (Access.permissionCheck(who, stat: st, acl: open, want: need).allowed, effective)
     }
 
     func groupRightsViolation(_ e: Entry, need: ACLPerms, perms: FindingKind, mask: FindingKind) -> FindingKind? {
-        let rights = groupRights(e)
-        if !rights.unmasked.isSuperset(of: need) { return perms }
-        if !rights.effective.isSuperset(of: need) { return mask }
+        let rights = groupRights(e, need: need)
+        if !rights.unmasked { return perms }
+        if !rights.effective { return mask }
         return nil
+    }
+
+    func isMember(_ uid: UInt32) -> Bool { members?.membership(of: uid) == .member }
+
+    /// Members the ACL singles out and denies what the group gets: the owner if a member (files: `u::`
+    /// must have rw; directories have dir-owner-perms) and each member with a named-user entry. One line
+    /// each, naming the member and the entry.
+    public func memberDenials(_ e: Entry, need: ACLPerms) -> [String] {
+        var out: [String] = []
+        var st = e.stat
+        st.gid = gid
+        if e.stat.type == .regular, isMember(e.stat.uid), !ACLPerms(rawValue: st.mode >> 6).isSuperset(of: need) {
+            out.append("owner \(Names.shared.user(e.stat.uid)): user::\(ACLPerms(rawValue: st.mode >> 6)) lacks \(need)")
+        }
+        guard let acl = e.access, acl.isExtended else { return out }
+        for entry in acl.entries {
+            guard case .user(let uid) = entry.tag, uid != e.stat.uid, isMember(uid) else { continue }
+            let d = Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: st, acl: acl, want: need)
+            if !d.allowed {
+                out.append("\(Names.shared.user(uid)): user:\(Names.shared.user(uid)):\(entry.perms)\(d.maskLimited ? " (mask \(acl[.mask] ?? []))" : "") lacks \(need)")
+            }
+        }
+        return out
+    }
+
+    /// What a member's new file (0666, and 0600 for its creator) or directory (0777) in this directory
+    /// would get, the kernel's `posix_acl_create`: members singled out by the default ACL (its `u::`
+    /// for the creator, named users) who would be denied. "Any member" is the default-acl kinds' job.
+    public func defaultDenials(_ e: Entry) -> [String] {
+        guard e.stat.type == .directory, let d = e.defaultACL else { return [] }
+        var out: [String] = []
+        let creator: UInt32 = UInt32.max - 2
+        for (mode, type, need) in [(UInt32(0o666), UInt32(S_IFREG), ACLPerms.rw), (0o777, UInt32(S_IFDIR), .rwx)] {
+            let (acl, m) = Policy.aclCreate(d, mode: mode)
+            let st = FileStat(mode: type | m, uid: creator, gid: gid)
+            if !Access.permissionCheck(Credentials(uid: creator, gids: [gid]), stat: st, acl: acl, want: need).allowed {
+                out.append("every member's new \(type == UInt32(S_IFDIR) ? "directory" : "file") is denied to its creator: default:user::\(d[.userObj] ?? []) lacks \(need)")
+            }
+            for entry in d.entries {
+                guard case .user(let uid) = entry.tag, isMember(uid) else { continue }
+                let dec = Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: st, acl: acl, want: need)
+                if !dec.allowed {
+                    out.append("\(Names.shared.user(uid)) would be denied \(need) on other members' new \(type == UInt32(S_IFDIR) ? "directories" : "files"): default:user:\(Names.shared.user(uid)):\(entry.perms)")
+                }
+            }
+        }
+        return Array(Set(out)).sorted()
+    }
+
+    /// `posix_acl_create`: the access ACL and mode bits a new inode gets from a default ACL and its create mode.
+    public static func aclCreate(_ d: PosixACL, mode: UInt32) -> (PosixACL, UInt32) {
+        var acl = d
+        let u = (d[.userObj] ?? []).intersection(ACLPerms(rawValue: mode >> 6))
+        acl[.userObj] = u
+        let o = (d[.other] ?? []).intersection(ACLPerms(rawValue: mode))
+        acl[.other] = o
+        let g: ACLPerms
+        if let mask = d[.mask] {
+            g = mask.intersection(ACLPerms(rawValue: mode >> 3))
+            acl[.mask] = g
+        } else {
+            g = (d[.groupObj] ?? []).intersection(ACLPerms(rawValue: mode >> 3))
+            acl[.groupObj] = g
+        }
+        return (acl, u.rawValue << 6 | g.rawValue << 3 | o.rawValue)
     }
 
     func defaultACLViolations(_ d: PosixACL?) -> [FindingKind] {
@@ -123,7 +201,9 @@ public struct Policy: Sendable {
             return (mode | UInt32(S_ISGID) | 0o770) & ~UInt32(S_ISVTX | 0o002)
         case .regular:
             if e.isToken { return mode & ~UInt32(0o002 | S_ISUID | S_ISGID) }
-            return (mode | 0o060) & ~UInt32(0o002 | S_ISUID | S_ISGID)
+            // The owner, when a member, must be able to rewrite the file too (a lock it made read-only).
+            let owner: UInt32 = isMember(e.stat.uid) ? 0o600 : 0
+            return (mode | 0o060 | owner) & ~UInt32(0o002 | S_ISUID | S_ISGID)
         default:
             return mode
         }
@@ -141,8 +221,15 @@ public struct Policy: Sendable {
         if addNamedGroup || acl[.group(gid)] != nil {
             acl[.group(gid)] = (acl[.group(gid)] ?? []).union(need)
         }
-        if !(acl[.groupObj] ?? []).union(acl[.group(gid)] ?? []).isSuperset(of: need) {
+        // The kernel takes the first single entry that grants everything: one must (never a union).
+        if !(acl[.groupObj] ?? []).isSuperset(of: need) && !(acl[.group(gid)] ?? []).isSuperset(of: need) {
             acl[.groupObj] = (acl[.groupObj] ?? []).union(need)
+        }
+        // Members named in the ACL get what the group gets: their entry is raised, never lowered.
+        for entry in acl.entries {
+            if case .user(let uid) = entry.tag, uid != e.stat.uid, isMember(uid), !entry.perms.isSuperset(of: need) {
+                acl[.user(uid)] = entry.perms.union(need)
+            }
         }
         let wanted = wantedMode(e)
         acl[.userObj] = ACLPerms(rawValue: wanted >> 6)
@@ -155,8 +242,11 @@ public struct Policy: Sendable {
     /// Named entries an admin added stay; a stricter `other::` stays.
     public func wantedDefaultACL(_ e: Entry) -> PosixACL? {
         guard aclSupported, e.stat.type == .directory else { return nil }
-        if defaultACLViolations(e.defaultACL).isEmpty { return nil }
+        if defaultACLViolations(e.defaultACL).isEmpty && defaultDenials(e).isEmpty { return nil }
         var acl = e.defaultACL ?? PosixACL([])
+        for entry in acl.entries {
+            if case .user(let uid) = entry.tag, isMember(uid) { acl[.user(uid)] = entry.perms.union(.rwx) }
+        }
         acl[.userObj] = (acl[.userObj] ?? []).union(.rwx)
         acl[.groupObj] = (acl[.groupObj] ?? []).union(.rwx)
         acl[.group(gid)] = (acl[.group(gid)] ?? []).union(.rwx)

@@ -44,6 +44,8 @@ public struct ScanOptions: Sendable {
     public var threads: Int
     /// Entries `init` itself makes as root; their owner is not a finding.
     public var skeleton: Set<String> = ["", "hub", "datasets", "xet", "assets"]
+    /// The config in ROOT/.hfshare disagrees with /etc/hfshare/roots: reported once for ROOT.
+    public var recordMismatch: Finding?
 
     public init(root: String, policy: Policy, rootIsMember: Bool = false, fix: FixMode? = nil, excludes: [String] = [],
                 threads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
@@ -122,8 +124,11 @@ public final class Scanner: @unchecked Sendable {
 
     public init(_ options: ScanOptions, progress: ((Int, String) -> Void)? = nil, sink: @escaping EventSink) {
         self.options = options
-        self.policy = options.policy
-        self.members = MembershipCache(gid: options.policy.gid, rootIsMember: options.rootIsMember)
+        let members = MembershipCache(gid: options.policy.gid, rootIsMember: options.rootIsMember)
+        var policy = options.policy
+        policy.members = members
+        self.policy = policy
+        self.members = members
         self.sink = sink
         self.progress = progress
         self.rootComponents = options.root.split(separator: "/").map(String.init)
@@ -138,6 +143,7 @@ public final class Scanner: @unchecked Sendable {
         checkAncestors()
         // The recorded GID against this node's NSS (clusters): one finding for ROOT, report-only.
         for e in GroupGIDCheck.events(root: options.root, fix: options.fix != nil) { emit(e.finding, e.outcome) }
+        if let m = options.recordMismatch { emit(m, options.fix == nil ? .found : .left) }
         let rootStat = try root.stat()
         rootDev = rootStat.dev
         rootReaddirFills = FD.fillingReaddirMagics.contains(root.filesystemMagic)
@@ -252,12 +258,17 @@ public final class Scanner: @unchecked Sendable {
         let childUnderLocks = work.underLocks || work.name == ".locks"
         var count = 0
         for (name, _) in listing {
-            if work.rel.isEmpty && name == Paths.stateDirectory { continue }
             let place = Place(parentRel: work.rel, name: name, depth: work.depth)
             if !options.excludes.isEmpty && isExcluded(place.rel, name) { continue }
             count += 1
             let st: FileStat
             do { st = try dir.stat(name) } catch { continue } // vanished since the listing
+            // The state dir is skipped only when it is what StateDir trusts: a member's `.hfshare`
+            // (ROOT is group-writable) must not hide a subtree from the audit.
+            if work.rel.isEmpty && name == Paths.stateDirectory && st.type == .directory && st.uid == 0 && st.permissions & 0o022 == 0 {
+                count -= 1
+                continue
+            }
             if st.type == .directory {
                 children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks, depth: work.depth + 1))
                 continue
@@ -443,7 +454,7 @@ public final class Scanner: @unchecked Sendable {
                     throw SystemError("open", path, ESTALE)
                 }
             }
-            try applyAttributes(current, to: target)
+            try LinkGuard.change(current, through: target, path: path) { try applyAttributes(current, to: target) }
             for k in attributeKinds { emit(finding(k, path: path, e), .fixed) }
             if attributeKinds.isEmpty { count(extra: 1) }
         } catch {
@@ -452,7 +463,7 @@ public final class Scanner: @unchecked Sendable {
     }
 
     /// Group, ACLs, mode, default ACL: only what differs is written, so a compliant entry keeps its ctime.
-    private func applyAttributes(_ e: Policy.Entry, to fd: FD) throws {
+    func applyAttributes(_ e: Policy.Entry, to fd: FD) throws {
         if e.stat.gid != policy.gid { try fd.chown(gid: policy.gid); CrashPoint.changed() }
         let isDir = e.stat.type == .directory
         if let acl = policy.wantedAccessACL(e, addNamedGroup: isDir && (options.fix?.addNamedGroupToDirectories ?? false)) {
@@ -622,6 +633,8 @@ public final class Scanner: @unchecked Sendable {
         case .dirACLMask, .fileACLMask, .dirGroupPerms, .fileGroupPerms, .lockNotGroupWritable:
             return e.access.map { "acl \($0)" } ?? "mode \(mode)"
         case .dirNoDefaultACL, .dirDefaultACLBad: return e.defaultACL.map { "default \($0)" } ?? "no default acl"
+        case .aclDeniesMember: return policy.memberDenials(e, need: e.stat.type == .directory ? .rwx : .rw).joined(separator: "; ")
+        case .defaultACLDeniesMember: return policy.defaultDenials(e).joined(separator: "; ")
         case .lockStale, .incompleteOld: return "modified \(Int((policy.now - e.stat.mtime) / 3600))h ago"
         default: return "mode \(mode)"
         }
@@ -663,10 +676,24 @@ public enum Shell {
         return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || "-_./:=@%+,".utf8.contains(c)
     }
 
-    /// Quotes for a POSIX shell only where needed, so printed commands can be pasted.
+    /// Quotes for a POSIX shell only where needed, so printed commands can be pasted. A name with
+    /// control characters or bytes that are not UTF-8 gets bash's `$'...'` quoting with `\xNN`
+    /// escapes, so the command stays printable and still names exactly those bytes.
     public static func quote(_ s: String) -> String {
         if !s.isEmpty && s.utf8.allSatisfy({ safeBytes[Int($0)] }) { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        let bytes = ByteName.bytes(s)
+        let plain = !ByteName.hasRawBytes(s) && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || ($0.value >= 0x80 && $0.value < 0xA0) }
+        if plain { return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        var out = "$'"
+        for b in bytes {
+            switch b {
+            case 0x27: out += "\\'"
+            case 0x5C: out += "\\\\"
+            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(b))
+            default: out += String(format: "\\x%02x", b)
+            }
+        }
+        return out + "'"
     }
 }
 

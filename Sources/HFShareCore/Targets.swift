@@ -8,9 +8,12 @@ public struct TargetOptions: Sendable {
     public var staleAge: Double
     public var rootIsMember: Bool
     public var excludes: [String]
+    /// Accept a home dir as ROOT, a system group, or a --group other than the recorded one.
+    public var force: Bool
 
-    public init(roots: [String], group: String?, staleAge: Double, rootIsMember: Bool, excludes: [String]) {
+    public init(roots: [String], group: String?, staleAge: Double, rootIsMember: Bool, excludes: [String], force: Bool = false) {
         self.roots = roots; self.group = group; self.staleAge = staleAge; self.rootIsMember = rootIsMember; self.excludes = excludes
+        self.force = force
     }
 
     public func resolve() throws -> [ScanOptions] {
@@ -25,29 +28,59 @@ public struct TargetOptions: Sendable {
     }
 
     func resolve(root given: String) throws -> ScanOptions {
-        let (root, exists) = try Paths.resolveTrusted(Paths.absolute(given))
+        let (root, exists) = try Paths.resolveTrusted(try Validate.root(given, force: force))
+        _ = try Validate.root(root, force: force)
         var isDir: ObjCBool = false
         guard exists, FileManager.default.fileExists(atPath: root, isDirectory: &isDir) else {
-            throw UsageError("\(given): no such directory; pass the cache root (the directory that holds hub/)")
+            throw UsageError("\(Escape.text(given)): no such directory; pass the cache root (the directory that holds hub/)")
         }
-        guard isDir.boolValue else { throw UsageError("\(given): not a directory; pass the cache root") }
-        let config = try RootConfig.load(root: root)
-        guard let groupName = group ?? config?.group else {
-            throw UsageError("\(root): no \(Paths.stateDirectory)/config.json (not made by hfshare init); pass --group NAME")
+        guard isDir.boolValue else { throw UsageError("\(Escape.text(given)): not a directory; pass the cache root") }
+        let cache = try SharedCacheRecord.resolve(root: root)
+        // Root's copy (/etc/hfshare/roots) wins over ROOT/.hfshare, which members could once replace.
+        let recordedGroup = cache.registered?.group ?? cache.config?.group
+        if let group, let recordedGroup, group != recordedGroup, NSS.resolveGroup(group)?.name != recordedGroup, !force {
+            throw UsageError("\(Escape.text(root)) belongs to group \(recordedGroup) (recorded by init); refusing --group \(Escape.text(group)). Pass --force to check or move it against another group")
+        }
+        guard let groupName = group ?? recordedGroup else {
+            throw UsageError("\(Escape.text(root)): no \(Paths.stateDirectory)/config.json (not made by hfshare init); pass --group NAME")
         }
         guard let g = NSS.resolveGroup(groupName) else {
-            throw UsageError("group '\(groupName)' does not exist on this machine (NSS); check the name or create it")
+            throw UsageError("group '\(Escape.text(groupName))' does not exist on this machine (NSS); check the name or create it")
         }
+        try Validate.sharingGroup(g, force: force)
+        let config = cache.config
         // init recorded what its probe found; a bare cache gets the read-only guess (audit creates nothing).
         let acl = config?.acl ?? FilesystemProbe.answersACLReads(root)
         // On a node where NSS gives the group another GID than init recorded (group-gid-mismatch, see
         // GroupGIDCheck) the tree's truth is the recorded GID: repair must not move a cluster's cache to
         // one node's local GID.
-        let gid = (config.map { $0.group == g.name } ?? false) ? config!.gid : g.gid
+        let recordedGID = cache.registered?.gid ?? config?.gid
+        let gid = (recordedGroup == g.name ? recordedGID : nil) ?? g.gid
         let policy = Policy(gid: gid, groupName: g.name, other: config?.other ?? .readExecute, aclSupported: acl, staleAge: staleAge)
         var o = ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember || (config?.rootIsMember ?? false))
         o.excludes = excludes
+        o.recordMismatch = cache.mismatch
         return o
+    }
+}
+
+/// What is recorded about a root: root's own line in /etc/hfshare/roots and the config in the
+/// verified state dir, and how they disagree (a finding, never an instruction).
+public struct SharedCacheRecord: Sendable {
+    public var registered: Registry.Entry?
+    public var config: RootConfig?
+    public var mismatch: Finding?
+
+    public static func resolve(root: String) throws -> SharedCacheRecord {
+        let registered = Registry.entry(for: root)
+        let config = try RootConfig.load(root: root)
+        var mismatch: Finding?
+        if let r = registered, let rg = r.group, let c = config, rg != c.group || r.gid != c.gid {
+            mismatch = Finding(kind: .stateMismatch, path: RootConfig.path(root),
+                               detail: "it says \(Escape.text(c.group)) = gid \(c.gid); \(Registry.file) says \(rg) = gid \(r.gid ?? 0), which is used",
+                               fix: "sudo hfshare init \(Shell.quote(root)) --group \(rg)   (rewrites the config from root's record)")
+        }
+        return SharedCacheRecord(registered: registered, config: config, mismatch: mismatch)
     }
 }
 

@@ -16,8 +16,12 @@ struct ScanArguments: ParsableArguments {
             completion: .custom { _, _, _ in HFShareCompletion.groups() })
     var group: String?
 
-    @Option(name: .long, help: ArgumentHelp("Age after which an unheld lock or an *.incomplete file is stale: 36h, 2d, 90m, 3600s.", valueName: "duration"))
+    @Option(name: .long, parsing: .unconditional,
+            help: ArgumentHelp("Age after which an unheld lock or an *.incomplete file is stale: 36h, 2d, 90m, 3600s.", valueName: "duration"))
     var staleAge: String = "2d"
+
+    @Flag(name: .long, help: "Accept a ROOT inside a user's home, a system group (gid < 100), or a --group other than the one init recorded.")
+    var force = false
 
     @Flag(name: .long, help: "Count uid 0 as a member of the group.")
     var rootIsMember = false
@@ -38,11 +42,11 @@ struct ScanArguments: ParsableArguments {
     var quiet = false
 
     func targets() throws -> [ScanOptions] {
-        guard let age = Report.parseDuration(staleAge) else {
-            throw UsageError("--stale-age \(staleAge): not a duration; use e.g. 36h, 2d, 90m")
+        guard let age = Validate.duration(staleAge) else {
+            throw UsageError("--stale-age \(Escape.text(staleAge)): not a duration; use a non-negative number with s, m, h, d or w (at most 100 years), e.g. 36h, 2d, 90m")
         }
         if let threads, !(1...256).contains(threads) { throw UsageError("--threads \(threads): use 1 to 256") }
-        var targets = try TargetOptions(roots: roots, group: group, staleAge: age, rootIsMember: rootIsMember, excludes: exclude).resolve()
+        var targets = try TargetOptions(roots: roots, group: group, staleAge: age, rootIsMember: rootIsMember, excludes: exclude, force: force).resolve()
         if let threads { for i in targets.indices { targets[i].threads = threads } }
         return targets
     }
@@ -57,11 +61,12 @@ struct Audit: ParsableCommand {
         path, kind, whether 'hfshare repair' fixes it and the command that would. Changes nothing and \
         never creates a lock file. An unreadable directory is a finding ('unreadable') and the walk goes on.
 
-        Kinds: dir-wrong-group dir-no-setgid dir-sticky dir-world-writable dir-owner-perms \
-        dir-group-perms dir-acl-mask dir-no-default-acl dir-default-acl-bad file-wrong-group \
-        file-group-perms file-acl-mask lock-not-group-writable file-world-writable file-setid \
-        file-hardlink-outside token-readable symlink-escapes symlink-dangling owner-unknown-uid \
-        owner-not-member special-file lock-stale incomplete-old parent-not-traversable group-gid-mismatch unreadable.
+        Kinds (docs/POLICY.md describes each): \(FindingKind.allCases.map(\.rawValue).joined(separator: " ")).
+
+        Rights are decided as the kernel decides them, for every member an ACL can treat differently \
+        (any member, the owner if a member, each named-user member), and default ACLs by what members' \
+        new files would get. Names are shown escaped (\\n, \\xff); jsonl adds path_b64 with the exact \
+        bytes when a path had to be escaped.
 
         EXIT STATUS: 0 healthy; 1 findings; 2 could not audit (bad arguments, unknown group, ROOT missing \
         or unreadable).
@@ -169,7 +174,7 @@ struct Repair: ParsableCommand {
                     if e.outcome == .left { left.add(e); return }
                     if e.outcome == .failed { failures.add(e) }
                     if !quiet || e.outcome == .failed {
-                        Output.out("\(e.outcome.rawValue) \(e.finding.kind.rawValue) \(e.finding.path)\(e.error.map { ": \($0)" } ?? "")\n")
+                        Output.out("\(e.outcome.rawValue) \(e.finding.kind.rawValue) \(Escape.text(e.finding.path))\(e.error.map { ": \(Escape.text($0))" } ?? "")\n")
                     }
                 case .prometheus: break
                 }

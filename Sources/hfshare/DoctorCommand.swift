@@ -52,6 +52,9 @@ struct DoctorCommand: ParsableCommand {
     @Option(name: .long, help: "Output format: text, or jsonl (one JSON object per check).")
     var format: DoctorFormat = .text
 
+    @Option(name: .long, help: ArgumentHelp("With --user: seconds the user's login shell, and then the checks run as the user, may take before they are killed.", valueName: "seconds"))
+    var timeout: Double = 20
+
     @Flag(name: .long, help: ArgumentHelp("Internal: the checks root runs as another user.", visibility: .private))
     var child = false
 
@@ -65,8 +68,14 @@ struct DoctorCommand: ParsableCommand {
         let checks: [DoctorCheck]
         if child {
             guard let root, let group, let gid = childGid else { throw ValidationError("--child needs ROOT, --group and --child-gid") }
+            // Run by root as the user, with no shell in between: the environment and umask of the
+            // user's login come from root on stdin (data), and nobody of the same uid may ptrace us.
+            Posix.setNotDumpable()
             let target = DoctorTarget(root: Paths.absolute(root), gid: gid, groupName: group, acl: childAcl != "no")
-            checks = Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment, child: true)
+            let input = FileHandle.standardInput.readDataToEndOfFile()
+            let login = try JSONDecoder().decode(Doctor.LoginEnvironment.self, from: input)
+            umask(mode_t(login.umask))
+            checks = Doctor.checkSelf(target, environment: login.environment, child: true)
         } else {
             let shared = try SharedRoot.resolve(root, group: group)
             let target = DoctorTarget(shared)
@@ -81,6 +90,8 @@ struct DoctorCommand: ParsableCommand {
                 guard Posix.isRoot() else {
                     throw UsageError("checking another user needs root (the test runs as that user); try: sudo hfshare doctor --user \(who.name), or let \(who.name) run 'hfshare doctor'")
                 }
+                guard timeout > 0 && timeout <= 3600 else { throw UsageError("--timeout \(timeout): use 1 to 3600 seconds") }
+                Doctor.childTimeout = timeout
                 checks = Doctor.checkOther(target, user: who, binary: Self.executable())
             } else {
                 checks = Doctor.checkSelf(target, environment: ProcessInfo.processInfo.environment)
@@ -97,8 +108,8 @@ struct DoctorCommand: ParsableCommand {
         } else {
             for c in checks {
                 let tag = c.status == .ok ? "ok  " : c.status == .warn ? "warn" : "FAIL"
-                Output.out("\(tag) \(c.id): \(c.message)\n")
-                if let fix = c.fix, c.status != .ok { Output.out("     fix: \(fix)\n") }
+                Output.out("\(tag) \(c.id): \(Escape.text(c.message))\n")
+                if let fix = c.fix, c.status != .ok { Output.out("     fix: \(Escape.text(fix))\n") }
             }
             let failed = checks.filter { $0.status == .fail }.count
             Output.out(failed == 0 ? "all checks passed\n" : "\(failed) check(s) failed\n")

@@ -11,7 +11,7 @@ struct HFShare: ParsableCommand {
         hfshare makes one Hugging Face cache directory usable by every member of a group: group-owned \
         setgid directories, default ACLs so files stay group-writable whatever a user's umask, \
         per-user tokens, and an audit/repair pair that keeps it that way. The policy is documented in \
-        SPEC.md of the source tree.
+        docs/POLICY.md of the source tree.
 
         EXIT STATUS: 0 success / healthy; 1 findings remain (audit) or something could not be fixed \
         (init, repair); 2 usage or runtime error (bad arguments, missing group, unreadable ROOT, not root).
@@ -26,10 +26,10 @@ struct HFShare: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as UsageError {
-            FileHandle.standardError.write(Data("hfshare: \(error.description)\n".utf8))
+            Output.err("hfshare: \(error.description)\n")
             Foundation.exit(2)
         } catch let error as SystemError {
-            FileHandle.standardError.write(Data("hfshare: \(error.description)\n".utf8))
+            Output.err("hfshare: \(Escape.text(error.description))\n")
             Foundation.exit(2)
         } catch {
             let code = exitCode(for: error)
@@ -41,8 +41,12 @@ struct HFShare: ParsableCommand {
 }
 
 enum Output {
-    static func out(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
-    static func err(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+    /// Everything printed goes through Escape.terminal: no control byte a member put in a name reaches
+    /// the admin's terminal raw (names are also escaped one by one where they are formatted).
+    static func out(_ s: String) { FileHandle.standardOutput.write(Data(Escape.terminal(s).utf8)) }
+    static func err(_ s: String) { FileHandle.standardError.write(Data(Escape.terminal(s).utf8)) }
+    /// Our own terminal control sequences (the progress line), never mixed with names.
+    static func rawErr(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
     static var stderrIsTerminal: Bool { isatty(2) == 1 }
 
     /// A one-line progress meter on stderr, only on a terminal (never in cron or pipes).
@@ -51,9 +55,9 @@ enum Output {
         return { n, dir in
             let rate = Double(n) / max(0.001, Posix.now() - start)
             let shown = dir.count > 60 ? "..." + dir.suffix(57) : dir
-            err("\r\u{1B}[K\(n) entries, \(Int(rate))/s  \(shown)")
+            rawErr("\r\u{1B}[K" + Escape.text("\(n) entries, \(Int(rate))/s  \(shown)"))
         }
     }
 
-    static func clearProgress() { if stderrIsTerminal { err("\r\u{1B}[K") } }
+    static func clearProgress() { if stderrIsTerminal { rawErr("\r\u{1B}[K") } }
 }

@@ -71,6 +71,9 @@ struct Init: ParsableCommand {
     @Flag(name: .long, help: "Run 'hfshare repair' nightly: systemd timer where systemd runs, else /etc/cron.d/hfshare.")
     var enableTimer = false
 
+    @Flag(name: .long, help: "Accept a ROOT inside a user's home, a system group (gid < 100), or a group other than the one ROOT is registered for.")
+    var force = false
+
     @Flag(name: .long, help: "Print the plan and change nothing.")
     var dryRun = false
 
@@ -79,6 +82,7 @@ struct Init: ParsableCommand {
 
     func run() throws {
         var o = InitOptions(root: root, group: group)
+        o.force = force
         o.createGroup = createGroup
         o.gid = gid
         o.other = other

@@ -77,13 +77,13 @@ struct Migrate: ParsableCommand {
                              "\(repo.entriesAdded) snapshot/other entries"]
                 if !repo.refsMerged.isEmpty { parts.append("refs \(repo.refsMerged.sorted().joined(separator: ","))") }
                 if repo.incompleteDropped > 0 { parts.append("\(repo.incompleteDropped) unfinished download(s) dropped") }
-                Output.out("  \(repo.name): \(parts.joined(separator: ", "))\n")
+                Output.out("  \(Escape.text(repo.name)): \(parts.joined(separator: ", "))\n")
             }
-            for c in repo.refConflicts { Output.out("  ref conflict \(repo.name) \(c)\n") }
-            for p in repo.problems { Output.out("  left: \(p)\n") }
+            for c in repo.refConflicts { Output.out("  ref conflict \(Escape.text(repo.name)) \(Escape.text(c))\n") }
+            for p in repo.problems { Output.out("  left: \(Escape.text(p))\n") }
         }
-        for n in r.notes { Output.out("note: \(n)\n") }
-        for p in r.problems { Output.out("problem: \(p)\n") }
+        for n in r.notes { Output.out("note: \(Escape.text(n))\n") }
+        for p in r.problems { Output.out("problem: \(Escape.text(p))\n") }
         Output.out("\(would)\(dryRun ? "move" : "moved") \(r.blobsMoved) blob(s) (\(r.bytesMoved) bytes); \(r.blobsShared) already in the shared cache: \(would)\(dryRun ? "save" : "saved") \(r.bytesSaved) bytes (\(Format.bytes(r.bytesSaved))) by deduplication\n")
         if !dryRun {
             if r.policyFixed > 0 && !quiet { Output.out("policy applied to moved entries: \(r.policyFixed) fix(es)\n") }

@@ -66,6 +66,16 @@ int hf_lock_batch_run(int dirfd, const char *name, int api, int exclusive, int h
                       struct hf_lock_batch *b);
 void hf_lock_batch_end(struct hf_lock_batch *b);
 
+/* Starts path in a new session (setsid: no controlling terminal, its own process group), default signal
+   dispositions and an empty signal mask, stdin/stdout/stderr from the given fds and every other fd
+   closed. 0 and *pid, or an errno. */
+int hf_spawn_detached(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd, int err_fd, int *pid);
+
+/* prctl(PR_SET_DUMPABLE, 0): no process of the same uid may ptrace or read our memory */
+int hf_set_not_dumpable(void);
+/* pipe2(fds, O_CLOEXEC) */
+int hf_pipe_cloexec(int fds[2]);
+
 extern const int HF_O_PATH;
 extern const int HF_O_NOATIME;
 extern const int HF_O_NOFOLLOW;
