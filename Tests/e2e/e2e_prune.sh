@@ -165,6 +165,13 @@ print("hf:", hf)
 print("du:", ours)
 assert hf == ours, "differ"
 EOF
+check "du --by user: A and C own what they downloaded (big-model weights-a: A, weights-b and the dataset: C)" /usr/bin/python3 - "$T/du-after.json" "$UA" "$UC" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1])); owners = {o["user"]: o["allocated"] for o in d["owners"]}
+print(owners)
+assert owners.get(sys.argv[2], 0) >= 16 * 2**20 + 3 * 2**20, "A"
+assert owners.get(sys.argv[3], 0) >= 16 * 2**20 + 2**20, "C"
+EOF
 check "du as a member (no root): reads it all, exit 0" as "$UC" "$HFSHARE" du "$root" --by user
 check "prune --unused-for 30d: nothing to do, exit 0" "$HFSHARE" prune "$root" --unused-for 30d
 unpinned_prunable() { "$HFSHARE" unpin datasets/hfshare-test/tiny-dataset --root "$root" && { "$HFSHARE" prune "$root" --repo 'datasets--*' --max-size 1 --min-age 0 --dry-run || true; } | grep "would remove $ds"; }
