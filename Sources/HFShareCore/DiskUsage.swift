@@ -370,7 +370,8 @@ public final class UsageScanner: @unchecked Sendable {
             if let locks {
                 count(try locks.usageStat(), area: "hub")
                 // Lock dirs of repos that no longer exist are walked as part of the hub.
-                for e in (try? listing(locks, dev: (try? locks.usageStat().dev) ?? 0)) ?? [] where !hubEntries.contains(where: { $0.name == e.name }) {
+                let hubNames = Set(hubEntries.map(\.name))
+                for e in (try? listing(locks, dev: (try? locks.usageStat().dev) ?? 0)) ?? [] where !hubNames.contains(e.name) {
                     work.append(.tree(parent: locks, name: e.name, area: "hub"))
                 }
             }
@@ -568,7 +569,7 @@ public final class UsageScanner: @unchecked Sendable {
                         acc.owners[bst.uid, default: (0, 0)].1 += 1
                         if bst.type == .regular { acc.size += bst.size; acc.files += 1 }
                     }
-                    if b.name.hasSuffix(".incomplete") || b.name.hasPrefix(".") { continue }
+                    if b.name.utf8.first == UInt8(ascii: ".") || UsageScanner.endsWith(b.name, ".incomplete") { continue }
                     if bst.type == .regular {
                         blobs[b.name] = RepoDetail.Blob(size: bst.size, allocated: first ? bst.allocated : 0, dev: bst.dev, ino: bst.ino, nlink: bst.nlink)
                         blobTimes[b.name] = max(lastUse.atime ? bst.atime : 0, bst.mtime)
@@ -623,16 +624,31 @@ public final class UsageScanner: @unchecked Sendable {
 
     /// `../../blobs/<etag>` (the client's per-repo link) or, into the shared store, `../../blobs/ab/<hash>`.
     static func storeKey(_ target: String) -> String? {
-        let parts = target.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count >= 4, parts[parts.count - 3] == "blobs", parts.dropLast(3).allSatisfy({ $0 == ".." }) else { return nil }
-        return parts.suffix(2).joined(separator: "/")
+        guard let (dir, hash) = linkTail(target, parts: 2) else { return nil }
+        return dir + "/" + hash
     }
 
     /// The blob a snapshot link names: the last component of a `../../blobs/<name>` target.
-    static func blobName(_ target: String) -> String? {
-        let parts = target.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count >= 2, parts[parts.count - 2] == "blobs", parts.dropLast(2).allSatisfy({ $0 == ".." }) else { return nil }
-        return String(parts[parts.count - 1])
+    static func blobName(_ target: String) -> String? { linkTail(target, parts: 1).map { $0.1 } }
+
+    /// Pure, on bytes (runs for every snapshot link): `(../)+blobs/` followed by exactly `parts`
+    /// non-empty components (no `..`); returns the last two (or the last one twice).
+    static func linkTail(_ target: String, parts: Int) -> (String, String)? {
+        let b = Array(target.utf8)
+        var i = 0
+        var ups = 0
+        while i + 3 <= b.count, b[i] == 0x2E, b[i + 1] == 0x2E, b[i + 2] == 0x2F { i += 3; ups += 1 }
+        let blobs: [UInt8] = Array("blobs/".utf8)
+        guard ups >= 1, i + blobs.count < b.count, Array(b[i..<(i + blobs.count)]) == blobs else { return nil }
+        let rest = b[(i + blobs.count)...].split(separator: 0x2F, omittingEmptySubsequences: false)
+        guard rest.count == parts, rest.allSatisfy({ !$0.isEmpty && !($0.count == 2 && $0.first == 0x2E && $0.last == 0x2E) && !($0.count == 1 && $0.first == 0x2E) }) else { return nil }
+        let last = ByteName.decode(Array(rest[rest.count - 1]))
+        return (parts == 2 ? ByteName.decode(Array(rest[0])) : last, last)
+    }
+
+    static func endsWith(_ s: String, _ suffix: String) -> Bool {
+        let a = s.utf8, b = suffix.utf8
+        return a.count >= b.count && a.suffix(b.count).elementsEqual(b)
     }
 
     private func snapshotWalk(_ parent: FD, _ name: String, _ st: UsageStat, rev: inout RepoDetail.Revision, acc: inout Accumulator) {
