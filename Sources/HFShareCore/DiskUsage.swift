@@ -698,6 +698,13 @@ public final class UsageScanner: @unchecked Sendable {
         return (parts == 2 ? ByteName.decode(Array(rest[0])) : last, last)
     }
 
+    /// A ref file's commit: its bytes without surrounding whitespace (no Foundation: once per ref).
+    static func refText(_ bytes: [UInt8]) -> String {
+        let isSpace = { (b: UInt8) in b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        return ByteName.decode(Array(bytes[first...last]))
+    }
+
     static func endsWith(_ s: String, _ suffix: String) -> Bool {
         let a = s.utf8, b = suffix.utf8
         return a.count >= b.count && a.suffix(b.count).elementsEqual(b)
@@ -739,7 +746,7 @@ public final class UsageScanner: @unchecked Sendable {
             if st.type == .directory {
                 refWalk(dir, e.name, dev: st.dev, prefix: prefix + e.name + "/", acc: &acc, refs: &refs)
             } else if st.type == .regular, let bytes = try? dir.readSmall(e.name, limit: 256) {
-                let commit = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let commit = UsageScanner.refText(bytes)
                 if !commit.isEmpty { refs[commit, default: []].append(prefix + e.name) }
             }
         }
@@ -781,7 +788,14 @@ public final class UsageScanner: @unchecked Sendable {
 public enum RepoName {
     public static func parse(dirName: String) -> (type: String, id: String) {
         for (prefix, type) in [("models--", "model"), ("datasets--", "dataset"), ("spaces--", "space")] where dirName.hasPrefix(prefix) {
-            return (type, dirName.dropFirst(prefix.count).replacingOccurrences(of: "--", with: "/"))
+            // `--` -> `/` on the bytes (NSString's replacingOccurrences showed up in profiles).
+            let b = Array(dirName.utf8.dropFirst(prefix.utf8.count))
+            var out: [UInt8] = []
+            var i = 0
+            while i < b.count {
+                if i + 1 < b.count && b[i] == 0x2D && b[i + 1] == 0x2D { out.append(0x2F); i += 2 } else { out.append(b[i]); i += 1 }
+            }
+            return (type, String(decoding: out, as: UTF8.self))
         }
         return ("", dirName)
     }

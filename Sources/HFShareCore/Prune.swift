@@ -449,7 +449,7 @@ struct RepoDeletion {
                     let parts = ref.split(separator: "/").map(String.init)
                     let dir = parts.count > 1 ? try repo.openBeneath("refs/" + parts.dropLast().joined(separator: "/"), flags: FD.directoryFlags)
                                               : try repo.openDirectory("refs")
-                    let now = String(decoding: try dir.readSmall(parts.last!, limit: 256), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                    let now = UsageScanner.refText(try dir.readSmall(parts.last!, limit: 256))
                     if now != rev.commit {
                         failures.append("\(Escape.text(repoPath))/refs/\(Escape.text(ref)): now points to \(Escape.text(now)), not \(rev.commit); kept \(rev.commit)")
                         refsOK = false
