@@ -1,8 +1,16 @@
 #!/usr/bin/python3
 """Generate a Hugging Face hub-cache-like tree for benchmarking hfshare.
 
-usage: gen_tree.py ROOT [--entries N] [--seed S] [--owners | --unknown-owners]
+usage: gen_tree.py ROOT [--entries N] [--seed S] [--owners | --unknown-owners] [--shape SHAPE]
        gen_tree.py --list-owners
+
+Shapes (issue #18: a benchmark one shape passes is not a benchmark of the product):
+  many-small    (default) many repos of 7 files and 2 revisions, as below
+  few-huge      20 repos with thousands of files each: huge blobs/, snapshots/ and .locks/ dirs
+  deep          dataset repos whose snapshots nest 6 levels of data dirs
+  shared-store  huggingface_hub 2.x: repos' blobs/<etag> are links into hub/blobs/<2 hex>/<hash>,
+                with .refs manifests and the .huggingface-shared-blobs marker
+  datasets      a datasets cache (datasets/<name>/<config>/<version>/<hash>/*.arrow, locks, json)
 
 Creates ROOT/hub/models--orgJ--repoK/{blobs/<64-hex>, snapshots/<40-hex>/..., refs/main}
 and ROOT/hub/.locks/models--orgJ--repoK/<64-hex>.lock, ~N entries in all, about one third
@@ -53,6 +61,7 @@ def main():
     g.add_argument("--owners", action="store_true")
     g.add_argument("--unknown-owners", action="store_true")
     ap.add_argument("--list-owners", action="store_true")
+    ap.add_argument("--shape", default="many-small", choices=["many-small", "few-huge", "deep", "shared-store", "datasets"])
     a = ap.parse_args()
     if a.list_owners:
         print(",".join(known_owners()[0]))
@@ -90,6 +99,11 @@ def main():
         counts["symlinks"] += 1
 
     os.makedirs(a.root, exist_ok=True)
+    if a.shape != "many-small":
+        SHAPES[a.shape](a.root, a.entries, hexs, mkdir, mkfile, mklink, rng)
+        total = sum(counts.values())
+        print(f"{a.shape}: {total} entries ({counts['dirs']} dirs, {counts['files']} files, {counts['symlinks']} symlinks)")
+        return
     hub = os.path.join(a.root, "hub")
     locks = os.path.join(hub, ".locks")
     mkdir(hub)
@@ -121,6 +135,95 @@ def main():
         mkfile(f"{repo}/refs/main", rev.encode())
     total = sum(counts.values())
     print(f"{total} entries ({counts['dirs']} dirs, {counts['files']} files, {counts['symlinks']} symlinks)")
+
+
+def few_huge(root, entries, hexs, mkdir, mkfile, mklink, rng):
+    hub, repos = os.path.join(root, "hub"), 20
+    mkdir(hub); mkdir(f"{hub}/.locks")
+    per = max(4, entries // repos // 3)  # blob + lock + link per file
+    for k in range(repos):
+        repo, lockdir, rev = f"{hub}/models--big--m{k}", f"{hub}/.locks/models--big--m{k}", hexs(160)
+        for d in (repo, f"{repo}/blobs", f"{repo}/refs", f"{repo}/snapshots", f"{repo}/snapshots/{rev}", lockdir):
+            mkdir(d)
+        for i in range(per):
+            b = hexs(256)
+            mkfile(f"{repo}/blobs/{b}", b[:8].encode())
+            mkfile(f"{lockdir}/{b}.lock", b"")
+            mklink(f"../../blobs/{b}", f"{repo}/snapshots/{rev}/shard-{i:05d}.safetensors")
+        mkfile(f"{repo}/refs/main", rev.encode())
+
+
+def deep(root, entries, hexs, mkdir, mkfile, mklink, rng):
+    hub = os.path.join(root, "hub")
+    mkdir(hub); mkdir(f"{hub}/.locks")
+    made = 2
+    k = 0
+    while made < entries:
+        repo, rev = f"{hub}/datasets--org--d{k}", hexs(160)
+        for d in (repo, f"{repo}/blobs", f"{repo}/refs", f"{repo}/snapshots", f"{repo}/snapshots/{rev}"):
+            mkdir(d)
+        made += 5
+        for split in ("train", "test"):
+            base = f"{repo}/snapshots/{rev}/data/{split}"
+            path = f"{repo}/snapshots/{rev}"
+            for part in ["data", split, "lang=en", "year=2026", "month=11", "day=30"]:
+                path = f"{path}/{part}"
+                if not os.path.exists(path):
+                    mkdir(path); made += 1
+            for i in range(20):
+                b = hexs(256)
+                mkfile(f"{repo}/blobs/{b}", b[:8].encode())
+                mklink("../" * 8 + f"blobs/{b}", f"{path}/part-{i:04d}.parquet")
+                made += 2
+        mkfile(f"{repo}/refs/main", rev.encode()); made += 1
+        k += 1
+
+
+def shared_store(root, entries, hexs, mkdir, mkfile, mklink, rng):
+    hub = os.path.join(root, "hub")
+    mkdir(hub); mkdir(f"{hub}/.locks"); mkdir(f"{hub}/blobs")
+    mkfile(f"{hub}/blobs/.huggingface-shared-blobs", b"")
+    for x in range(256):
+        mkdir(f"{hub}/blobs/{x:02x}")
+    made, k = 260, 0
+    while made < entries:
+        repo, rev = f"{hub}/models--org--s{k}", hexs(160)
+        for d in (repo, f"{repo}/blobs", f"{repo}/refs", f"{repo}/snapshots", f"{repo}/snapshots/{rev}"):
+            mkdir(d)
+        made += 5
+        for i in range(8):
+            h, etag = hexs(256), hexs(256)
+            mkfile(f"{hub}/blobs/{h[:2]}/{h}", h[:8].encode())
+            mkfile(f"{hub}/blobs/{h[:2]}/{h}.refs", f"models--org--s{k}\n".encode())
+            mklink(f"../../blobs/{h[:2]}/{h}", f"{repo}/blobs/{etag}")
+            mklink(f"../../blobs/{etag}", f"{repo}/snapshots/{rev}/file{i}.bin")
+            made += 4
+        mkfile(f"{repo}/refs/main", rev.encode()); made += 1
+        k += 1
+
+
+def datasets(root, entries, hexs, mkdir, mkfile, mklink, rng):
+    ds = os.path.join(root, "datasets")
+    mkdir(ds)
+    made, k = 1, 0
+    while made < entries:
+        base = f"{ds}/org___set{k}"
+        mkdir(base); made += 1
+        for cfg in ("default", "en"):
+            path = f"{base}/{cfg}/0.0.0/{hexs(160)}"
+            p = base
+            for part in path[len(base) + 1:].split("/"):
+                p = f"{p}/{part}"
+                mkdir(p); made += 1
+            for i in range(12):
+                mkfile(f"{path}/set{k}-train-{i:05d}-of-00012.arrow", b"ARROW1")
+                made += 1
+            mkfile(f"{path}/dataset_info.json", b"{}"); made += 1
+        mkfile(f"{ds}/_{hexs(64)}.lock", b""); made += 1
+        k += 1
+
+
+SHAPES = {"few-huge": few_huge, "deep": deep, "shared-store": shared_store, "datasets": datasets}
 
 
 if __name__ == "__main__":

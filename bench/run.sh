@@ -1,7 +1,9 @@
 #!/bin/bash
 # Benchmark hfshare audit/repair against find, getfacl and a naive chgrp/chmod/setfacl repair.
 #
-# usage: sudo bench/run.sh [--entries N] [--bin PATH] [--keep]
+# usage: sudo bench/run.sh [--entries N] [--bin PATH] [--keep] [--no-shapes] [--cold] [--full]
+#   --no-shapes  skip the per-shape table (bench/shapes.sh: many-small, few-huge, deep, shared-store,
+#                datasets); --cold and --full are passed to it (cold caches; the 2.5M scale run)
 #   --entries N  entries per generated tree (default 250000; 20000 is a quick run, < 1 min)
 #   --bin PATH   hfshare binary (default: the release build of this checkout,
 #                `swift build -c release --product hfshare` first); copied into the work dir
@@ -24,12 +26,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-entries=250000 bin="" keep=0
+entries=250000 bin="" keep=0 shapes=1 shape_flags=()
 while (($#)); do
     case $1 in
         --entries) entries=$2; shift 2 ;;
         --bin) bin=$2; shift 2 ;;
         --keep) keep=1; shift ;;
+        --no-shapes) shapes=0; shift ;;
+        --cold|--full) shape_flags+=("$1"); shift ;;
         -h|--help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -62,38 +66,10 @@ group=hfbench$gid
 groupadd -g "$gid" "$group"
 gpasswd -M "$(python3 "$here/gen_tree.py" --list-owners)" "$group" >/dev/null
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
-# run_once OKCODES CMD...: sets $wall (s) and $rss (KiB); fails loudly on an unexpected status.
-run_once() {
-    local ok=$1 t0 t1 rc=0; shift
-    t0=$EPOCHREALTIME
-    /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || rc=$?
-    t1=$EPOCHREALTIME
-    if [[ " $ok " != *" $rc "* ]]; then
-        echo "run.sh: '$*' exited $rc; stderr:" >&2; tail -n 20 "$work/stderr" >&2; exit 1
-    fi
-    wall=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-    rss=$(tail -n 1 "$work/time")
-}
-
-# measure NAME OKCODES CMD...: warm-up + median of 3; sets T[NAME] (s) and M[NAME] (MiB, max)
 declare -A T M
-measure() {
-    local name=$1 ok=$2 walls=() maxrss=0; shift 2
-    run_once "$ok" "$@"
-    for _ in 1 2 3; do
-        run_once "$ok" "$@"
-        walls+=("$wall"); maxrss=$((rss > maxrss ? rss : maxrss))
-    done
-    T[$name]=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n 2p)
-    M[$name]=$((maxrss / 1024))
-    log "$name: ${walls[*]} s -> median ${T[$name]} s, peak RSS ${M[$name]} MiB"
-}
-
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
-# verdict VALUE OP TARGET
-verdict() { python3 -c "print('PASS' if $1 $2 $3 else 'FAIL')"; }
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 
 # 1. trees. The known-owner tree must audit clean right after init: anything else is a bug.
 init_tree() {  # DIR: init with --root-is-member; prints init's output on a bad exit status
@@ -195,3 +171,5 @@ naive/repair          $(printf '%-6s' "$r_nr") (target >= 2.0)  $(verdict "$r_nr
 after repair: audit   $after_repair  $(verdict "$fixable_left" '==' 0)
 after naive:  audit   $after_naive ($kinds_naive)
 EOF
+((shapes)) && bash "$here/shapes.sh" --entries "$entries" --bin "$bin" "${shape_flags[@]}"
+exit 0

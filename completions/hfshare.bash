@@ -173,13 +173,13 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|namei|user|doctor|migrate|probe|du|prune|pin|unpin|help)
+    init|audit|repair|verify|namei|user|doctor|migrate|probe|env|du|prune|pin|unpin|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair namei user doctor migrate probe du prune pin unpin help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair verify namei user doctor migrate probe env du prune pin unpin help' -- "${cur}"))
         ;;
     esac
 }
@@ -279,6 +279,29 @@ _hfshare_repair() {
         ;;
     '--format')
         __hfshare_add_completions -W 'text'$'\n''jsonl'$'\n''prometheus'
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_verify() {
+    repeating_flags=()
+    non_repeating_flags=(--full --fix --json --quiet -q --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--threads)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--threads')
         return
         ;;
     esac
@@ -422,13 +445,16 @@ _hfshare_doctor() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=(--user --group --format --timeout)
+    non_repeating_options=(--user --pid --group --format --timeout)
     __hfshare_offer_flags_options 1
 
     # Offer option value completions
     case "${prev}" in
     '--user')
         __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion doctor -- --user "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    '--pid')
         return
         ;;
     '--group')
@@ -495,6 +521,33 @@ _hfshare_probe() {
         return
         ;;
     '--gid')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_env() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--format --install-unit)
+    __hfshare_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--format')
+        __hfshare_add_completions -W 'sh'$'\n''systemd'$'\n''docker'$'\n''compose'
+        return
+        ;;
+    '--install-unit')
         return
         ;;
     esac

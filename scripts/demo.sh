@@ -19,11 +19,16 @@ mkdir -p "$demo/cache/hub/models--demo--tiny/blobs" "$demo/cache/hub/.locks/mode
 echo weights >"$demo/cache/hub/models--demo--tiny/blobs/0123abcd"
 chmod 600 "$demo/cache/hub/models--demo--tiny/blobs/0123abcd"
 touch "$demo/cache/hub/.locks/models--demo--tiny/0123abcd.lock"
+commit=0123456789abcdef0123456789abcdef01234567   # a snapshot of the revision, as the client lays it out
+mkdir -p "$demo/cache/hub/models--demo--tiny/snapshots/$commit" "$demo/cache/hub/models--demo--tiny/refs"
+printf %s "$commit" >"$demo/cache/hub/models--demo--tiny/refs/main"
+ln -s ../../blobs/0123abcd "$demo/cache/hub/models--demo--tiny/snapshots/$commit/model.safetensors"
 run "$hfshare" audit "$demo/cache" --group "$group"
 run "$hfshare" init "$demo/cache" --group "$group" --root-is-member --no-profile
 run "$hfshare" audit "$demo/cache"
 echo; echo "# somebody with umask 077 drops a private file and an old client leaves a lock..."
-(umask 077; echo x >"$demo/cache/hub/models--demo--tiny/blobs/4567ef"; chmod 600 "$demo/cache/hub/models--demo--tiny/blobs/4567ef"; chgrp root "$demo/cache/hub/models--demo--tiny/blobs/4567ef")
+(umask 077; echo x >"$demo/cache/hub/models--demo--tiny/blobs/4567ef"; chmod 600 "$demo/cache/hub/models--demo--tiny/blobs/4567ef"; chgrp root "$demo/cache/hub/models--demo--tiny/blobs/4567ef"
+    ln -s ../../blobs/4567ef "$demo/cache/hub/models--demo--tiny/snapshots/$commit/config.json")
 run "$hfshare" audit "$demo/cache"
 run "$hfshare" repair "$demo/cache"
 run "$hfshare" audit "$demo/cache"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages hfshare needs to build, install and test. Idempotent; run as root.
 set -euo pipefail
-pkgs=(libacl1-dev acl attr pkg-config util-linux passwd libnss-extrausers man-db bash-completion python3-venv time e2fsprogs xfsprogs btrfs-progs fuse3)
+pkgs=(libacl1-dev acl attr pkg-config util-linux passwd libnss-extrausers man-db bash-completion python3-venv time e2fsprogs xfsprogs btrfs-progs fuse3 debootstrap lintian dpkg-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -25,5 +25,10 @@ HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Test
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/attacks/access_property.sh
 # issue #8: init + the real-client two-user test again on loop-mounted ext4, xfs, btrfs and on tmpfs
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/fs/e2e_filesystems.sh
+# issue #16: env --install-unit + doctor --pid on real service-like processes; the .deb in a clean Debian 12 chroot
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_env_pid.sh
+bash Tests/deb/deb_install.sh
+# issue #14: repo integrity (audit's ref/snapshot/blob kinds, verify, verify --fix) with the real client
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_verify.sh
 # issue #15: du/prune/pin with a mapped model and a running download (real client, three members)
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_prune.sh

@@ -38,8 +38,7 @@ public struct DoctorTarget: Sendable {
 public enum Doctor {
     /// The variables the profile snippet sets, and where they must point.
     public static func expectedEnvironment(_ root: String) -> [(String, String)] {
-        [("HF_HUB_CACHE", root + "/hub"), ("HF_DATASETS_CACHE", root + "/datasets"),
-         ("HF_XET_CACHE", root + "/xet"), ("HF_ASSETS_CACHE", root + "/assets")]
+        ClientEnvironment.cacheVariables(root: root).map { ($0.name, $0.path) }
     }
 
     static let startupFiles = [".profile", ".bash_profile", ".bash_login", ".bashrc", ".zshenv", ".zprofile", ".zshrc",

@@ -22,6 +22,8 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case fileSetid = "file-setid"
     case fileHardlinkOutside = "file-hardlink-outside"
     case tokenReadable = "token-readable"
+    /// Code in ROOT/modules (trust_remote_code) that a member other than its owner can write.
+    case sharedCodeWritable = "shared-code-writable"
     case symlinkEscapes = "symlink-escapes"
     case symlinkDangling = "symlink-dangling"
     case ownerUnknownUID = "owner-unknown-uid"
@@ -36,12 +38,22 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case stateMismatch = "state-mismatch"
     /// Not a SPEC rule but an honest result: a directory the walk could not read; the walk goes on.
     case unreadable = "unreadable"
+    // Repo integrity (RepoIntegrity.swift): will the client load every revision offline?
+    /// A ref that is not exactly 40 lowercase hex characters (e.g. a trailing newline).
+    case refMalformed = "ref-malformed"
+    /// A ref whose commit has no snapshot directory.
+    case refDangling = "ref-dangling"
+    /// A snapshot symlink whose blob is missing.
+    case snapshotLinkBroken = "snapshot-link-broken"
+    /// A blob no snapshot of its repo links to, with no download in progress.
+    case blobOrphan = "blob-orphan"
 
     /// Whether `repair` restores it; the others are reported with the command an admin would run.
     public var fixable: Bool {
         switch self {
-        case .tokenReadable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
-             .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable:
+        case .tokenReadable, .sharedCodeWritable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
+             .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable,
+             .refDangling, .snapshotLinkBroken, .blobOrphan:
             return false
         default:
             return true
@@ -69,6 +81,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .fileSetid: return "file has the setuid or setgid bit"
         case .fileHardlinkOutside: return "file is a hard link to a name outside the cache (changing it would change that file)"
         case .tokenReadable: return "access token readable by group or others"
+        case .sharedCodeWritable: return "remote code (trust_remote_code) another member can write: it runs in every process that loads the model, as that user"
         case .symlinkEscapes: return "symlink points outside the cache root"
         case .symlinkDangling: return "symlink target inside the cache does not exist"
         case .ownerUnknownUID: return "owner uid has no passwd entry"
@@ -80,6 +93,10 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .groupGIDMismatch: return "the shared group has another GID on this node than init recorded (members here are not members on the filesystem)"
         case .stateMismatch: return "the config in ROOT/.hfshare disagrees with root's record in /etc/hfshare/roots (root's record is used)"
         case .unreadable: return "could not be read; its subtree was not checked"
+        case .refMalformed: return "ref is not exactly a 40-hex commit id (the client reads it verbatim, so offline loads of that revision fail)"
+        case .refDangling: return "ref points at a commit whose snapshot was never downloaded (offline loads of that revision fail)"
+        case .snapshotLinkBroken: return "snapshot file links to a missing blob (that revision fails offline; the client re-downloads online)"
+        case .blobOrphan: return "blob no snapshot links to (space only; hf cache prune or rm frees it)"
         }
     }
 

@@ -236,24 +236,15 @@ public enum ProbeRecord {
 /// `/etc/profile.d/hfshare.sh`: points the client at ROOT for members, tokens stay per user.
 public enum Profile {
     public static func render(root: String, group: String, acl: Bool) -> String {
-        let q = { (s: String) in Shell.quote(s) }
         var lines = [
             "# Written by hfshare init; re-run it to change this file.",
             "# Shared Hugging Face cache \(Escape.text(root)) for members of group \(Escape.text(group)).",
             "# HF_HOME is deliberately not set to the cache: huggingface_hub chmods the token's directory",
             "# to 0700, which would lock every other user out. Tokens stay in each user's home.",
             "case \" $(id -Gn 2>/dev/null) \" in",
-            "*\" \"\(q(group))\" \"*)",
-            "    export HF_HUB_CACHE=\(q(root + "/hub"))",
-            "    export HF_DATASETS_CACHE=\(q(root + "/datasets"))",
-            "    export HF_XET_CACHE=\(q(root + "/xet"))",
-            "    export HF_ASSETS_CACHE=\(q(root + "/assets"))",
-            "    export HF_TOKEN_PATH=\"${HOME}/.cache/huggingface/token\"",
+            "*\" \"\(Shell.quote(group))\" \"*)",
         ]
-        if !acl {
-            lines.append("    # This filesystem has no POSIX ACLs: group-writable files need a group-friendly umask.")
-            lines.append("    umask 002")
-        }
+        lines += ClientEnvironment.shellLines(root: root, acl: acl).map { "    " + $0 }
         lines += ["    ;;", "esac", ""]
         return lines.joined(separator: "\n")
     }

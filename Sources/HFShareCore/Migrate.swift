@@ -555,7 +555,7 @@ public final class Migrator {
         let data = try Migrator.readAll(fd)
         try data.withUnsafeBytes { try out.writeAll($0) }
         try out.chown(uid: st.uid, gid: gid)
-        _ = Glibc.fchmod(out.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID)))
+        try out.chmod(st.permissions & ~UInt32(S_ISUID | S_ISGID))
         try conform(dstName, in: dstDir)
         try out.setMtime(sec: st.mtimeSec, nsec: st.mtimeNsec)
         try out.fsync()
@@ -648,12 +648,9 @@ public final class Migrator {
         let policy = shared.policy
         let acl = policy.aclSupported ? (try ACLStore.read(fd, .access)) : nil
         let e = Policy.Entry(name: name, stat: st, access: acl)
-        try LinkGuard.change(e, through: fd, path: FD.join(dir.path, name)) {
-            if st.gid != policy.gid { try fd.chown(gid: policy.gid) }
-            if let want = policy.wantedAccessACL(e) { try ACLStore.write(want, to: fd, .access) }
-            let mode = policy.wantedMode(e)
-            if try fd.stat().permissions != mode { try fd.chmod(mode) }
-        }
+        // The repair engine's actor, so a moved file gets exactly what repair would give it.
+        let actor = Actor(policy: policy, root: dir, addNamedGroup: false)
+        try LinkGuard.change(e, through: fd, path: FD.join(dir.path, name)) { try actor.applyAttributes(e, to: fd) }
     }
 
     /// Then the whole merged repo goes through the repair engine: what was already there, directories,

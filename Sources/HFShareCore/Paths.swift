@@ -219,16 +219,10 @@ public enum Files {
             var st = stat()
             if lstat(path, &st) == 0, st.st_mode & 0o7777 == mode, gid == nil || st.st_gid == gid! { return false }
         }
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
-        guard fd >= 0 else { throw SystemError("open", tmp) }
-        defer { Glibc.close(fd) }
-        let ok = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, data.count) == data.count }
-        guard ok else { unlink(tmp); throw SystemError("write", tmp) }
-        if let gid { fchown(fd, UInt32.max, gid) }
-        fchmod(fd, mode_t(mode))
-        Glibc.fsync(fd)
-        guard rename(tmp, path) == 0 else { unlink(tmp); throw SystemError("rename", path) }
+        let dir = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let dirFD = try FD.openDirectory(dir.isEmpty ? "." : dir)
+        try dirFD.placeFile(name, data, mode: mode, gid: gid)
         return true
     }
 }

@@ -39,8 +39,14 @@ public struct Policy: Sendable {
         /// Some ancestor inside ROOT is named `.locks`.
         public var underLocks: Bool
 
-        public init(name: String, stat: FileStat, access: PosixACL? = nil, defaultACL: PosixACL? = nil, underLocks: Bool = false) {
+        /// Inside ROOT/modules (HF_MODULES_CACHE when HF_HOME is the cache): Python that `trust_remote_code`
+        /// imports into every process loading the model. No member but its owner may write it.
+        public var isCode: Bool = false
+
+        public init(name: String, stat: FileStat, access: PosixACL? = nil, defaultACL: PosixACL? = nil, underLocks: Bool = false,
+                    isCode: Bool = false) {
             self.name = name; self.stat = stat; self.access = access; self.defaultACL = defaultACL; self.underLocks = underLocks
+            self.isCode = isCode
         }
 
         public var isToken: Bool { name == "token" || name == "stored_tokens" }
@@ -55,6 +61,12 @@ public struct Policy: Sendable {
     public func violations(_ e: Entry) -> [FindingKind] {
         var kinds: [FindingKind] = []
         let mode = e.stat.mode
+        if e.isCode && (e.stat.type == .directory || e.stat.type == .regular) {
+            // The sharing rules are turned around: nobody but the owner may write shared code.
+            if mode & UInt32(S_ISUID | S_ISGID) != 0 && e.stat.type == .regular { kinds.append(.fileSetid) }
+            if codeWritableByOthers(e) { kinds.append(.sharedCodeWritable) }
+            return kinds
+        }
         switch e.stat.type {
         case .directory:
             if e.stat.gid != gid { kinds.append(.dirWrongGroup) }
@@ -102,6 +114,8 @@ public struct Policy: Sendable {
         st.gid = gid
         let who = Credentials.anyMember(of: gid)
         let effective = Access.permissionCheck(who, stat: st, acl: e.access, want: need).allowed
+        // The common case (every entry of a healthy cache) costs one check, no ACL copy.
+        if effective { return (true, true) }
         guard var open = e.access, open.isExtended else { return (effective, effective) }
         open[.mask] = .rwx
         st.mode |= 0o070
@@ -117,6 +131,19 @@ public struct Policy: Sendable {
 
     func isMember(_ uid: UInt32) -> Bool { members?.membership(of: uid) == .member }
 
+    /// Some member other than the owner (any member through the group class or other, or a named
+    /// member) may write this piece of shared code, as the kernel decides.
+    public func codeWritableByOthers(_ e: Entry) -> Bool {
+        let write: ACLPerms = e.stat.type == .directory ? [.write, .execute] : .write
+        if Access.permissionCheck(Credentials.anyMember(of: gid), stat: e.stat, acl: e.access, want: write).allowed { return true }
+        guard let acl = e.access, acl.isExtended else { return false }
+        for entry in acl.entries {
+            if case .user(let uid) = entry.tag, uid != e.stat.uid,
+               Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: e.stat, acl: acl, want: write).allowed { return true }
+        }
+        return false
+    }
+
     /// Members the ACL singles out and denies what the group gets: the owner if a member (files: `u::`
     /// must have rw; directories have dir-owner-perms) and each member with a named-user entry. One line
     /// each, naming the member and the entry.
@@ -124,12 +151,13 @@ public struct Policy: Sendable {
         var out: [String] = []
         var st = e.stat
         st.gid = gid
-        if e.stat.type == .regular, isMember(e.stat.uid), !ACLPerms(rawValue: st.mode >> 6).isSuperset(of: need) {
+        if e.stat.type == .regular, !ACLPerms(rawValue: st.mode >> 6).isSuperset(of: need), isMember(e.stat.uid) {
             out.append("owner \(Names.shared.user(e.stat.uid)): user::\(ACLPerms(rawValue: st.mode >> 6)) lacks \(need)")
         }
         guard let acl = e.access, acl.isExtended else { return out }
         for entry in acl.entries {
-            guard case .user(let uid) = entry.tag, uid != e.stat.uid, isMember(uid) else { continue }
+            guard case .user(let uid) = entry.tag, uid != e.stat.uid, !entry.perms.intersection(acl[.mask] ?? .rwx).isSuperset(of: need) || st.mode & 0o070 == 0,
+                  isMember(uid) else { continue }
             let d = Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: st, acl: acl, want: need)
             if !d.allowed {
                 out.append("\(Names.shared.user(uid)): user:\(Names.shared.user(uid)):\(entry.perms)\(d.maskLimited ? " (mask \(acl[.mask] ?? []))" : "") lacks \(need)")
@@ -143,6 +171,10 @@ public struct Policy: Sendable {
     /// for the creator, named users) who would be denied. "Any member" is the default-acl kinds' job.
     public func defaultDenials(_ e: Entry) -> [String] {
         guard e.stat.type == .directory, let d = e.defaultACL else { return [] }
+        // Nothing singles anybody out: a default ACL with rwx owner entry and no named users (the usual).
+        if (d[.userObj] ?? []).isSuperset(of: .rwx) && !d.entries.contains(where: { if case .user = $0.tag { return true } else { return false } }) {
+            return []
+        }
         var out: [String] = []
         let creator: UInt32 = UInt32.max - 2
         for (mode, type, need) in [(UInt32(0o666), UInt32(S_IFREG), ACLPerms.rw), (0o777, UInt32(S_IFDIR), .rwx)] {
@@ -196,6 +228,7 @@ public struct Policy: Sendable {
     /// every stricter bit.
     public func wantedMode(_ e: Entry) -> UInt32 {
         let mode = e.stat.permissions
+        if e.isCode { return mode & ~UInt32(S_ISUID | S_ISGID) }
         switch e.stat.type {
         case .directory:
             return (mode | UInt32(S_ISGID) | 0o770) & ~UInt32(S_ISVTX | 0o002)
@@ -213,7 +246,7 @@ public struct Policy: Sendable {
     /// ACL, or one whose entries already grant G; chmod then fixes mask and other).
     /// `addNamedGroup` adds `group:G:` (init does so on directories).
     public func wantedAccessACL(_ e: Entry, addNamedGroup: Bool = false) -> PosixACL? {
-        guard aclSupported, e.stat.type == .directory || (e.stat.type == .regular && !e.isToken) else { return nil }
+        guard aclSupported, !e.isCode, e.stat.type == .directory || (e.stat.type == .regular && !e.isToken) else { return nil }
         let need: ACLPerms = e.stat.type == .directory ? .rwx : .rw
         var acl = e.access ?? PosixACL(mode: e.stat.mode)
         let before = acl
@@ -241,7 +274,7 @@ public struct Policy: Sendable {
     /// The default ACL a directory should have, or nil if it already grants what the policy needs.
     /// Named entries an admin added stay; a stricter `other::` stays.
     public func wantedDefaultACL(_ e: Entry) -> PosixACL? {
-        guard aclSupported, e.stat.type == .directory else { return nil }
+        guard aclSupported, !e.isCode, e.stat.type == .directory else { return nil }
         if defaultACLViolations(e.defaultACL).isEmpty && defaultDenials(e).isEmpty { return nil }
         var acl = e.defaultACL ?? PosixACL([])
         for entry in acl.entries {

@@ -106,6 +106,7 @@ public final class Scanner: @unchecked Sendable {
         var rel: String
         var stat: FileStat
         var underLocks: Bool
+        var isCode = false
         /// Components of `rel`: how many `..` a relative symlink in it may use before leaving ROOT.
         var depth: Int
     }
@@ -119,8 +120,10 @@ public final class Scanner: @unchecked Sendable {
         var rel: String { parentRel.isEmpty ? name : (name.isEmpty ? parentRel : parentRel + "/" + name) }
     }
 
-    static let tempPrefix = ".hfshare-repair-"
-    static let tempMarker = "trusted.hfshare.repair-copy"
+    static let tempPrefix = Actor.tempPrefix
+    static let tempMarker = Actor.tempMarker
+    let judge: Judge
+    private var actor: Actor!
 
     public init(_ options: ScanOptions, progress: ((Int, String) -> Void)? = nil, sink: @escaping EventSink) {
         self.options = options
@@ -129,6 +132,7 @@ public final class Scanner: @unchecked Sendable {
         policy.members = members
         self.policy = policy
         self.members = members
+        self.judge = Judge(policy: policy, root: options.root, fix: options.fix)
         self.sink = sink
         self.progress = progress
         self.rootComponents = options.root.split(separator: "/").map(String.init)
@@ -140,6 +144,7 @@ public final class Scanner: @unchecked Sendable {
         let start = Posix.now()
         let root = try Paths.openVerifiedDirectory(options.root)
         rootFD = root
+        actor = Actor(policy: policy, root: root, addNamedGroup: options.fix?.addNamedGroupToDirectories ?? false)
         checkAncestors()
         // The recorded GID against this node's NSS (clusters): one finding for ROOT, report-only.
         for e in GroupGIDCheck.events(root: options.root, fix: options.fix != nil) { emit(e.finding, e.outcome) }
@@ -243,8 +248,13 @@ public final class Scanner: @unchecked Sendable {
         // The directory itself.
         let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
         let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
-        let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks)
+        let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
+                                 isCode: work.isCode)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
+        // hfshare#14 hook (RepoIntegrity.swift): refs, snapshots and blobs of a hub repo dir. Keep.
+        if work.parent != nil, RepoIntegrity.isRepoDirectory(rel: work.rel) {
+            for e in RepoIntegrity.events(repoDir: dir, repoName: work.name, repoPath: path, hubDir: work.parent, root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) }
+        }
 
         let listing: [(name: String, type: FileType)]
         do {
@@ -270,7 +280,8 @@ public final class Scanner: @unchecked Sendable {
                 continue
             }
             if st.type == .directory {
-                children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks, depth: work.depth + 1))
+                children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks,
+                                        isCode: work.isCode || (work.rel.isEmpty && name == "modules"), depth: work.depth + 1))
                 continue
             }
             if let fix = options.fix, !fix.dryRun, st.type == .regular, name.hasPrefix(Scanner.tempPrefix),
@@ -287,7 +298,7 @@ public final class Scanner: @unchecked Sendable {
             }
             var acl: PosixACL?
             if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
-            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks)
+            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode)
             handle(e, at: place, in: dir, selfFD: nil)
         }
         cond.lock()
@@ -302,42 +313,7 @@ public final class Scanner: @unchecked Sendable {
         return options.excludes.contains { fnmatch($0, rel, 0) == 0 || fnmatch($0, name, 0) == 0 }
     }
 
-    // MARK: rules that need the filesystem or NSS
-
-    private func contextualKinds(_ e: Policy.Entry, at place: Place, in dir: FD?) -> [FindingKind] {
-        var kinds = policy.violations(e)
-        if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) {
-            switch members.membership(of: e.stat.uid) {
-            case .unknownUID: kinds.append(.ownerUnknownUID)
-            case .notMember: kinds.append(.ownerNotMember)
-            case .member: break
-            }
-        }
-        if e.stat.type == .symlink, let dir {
-            if let k = symlinkKind(dir: dir, name: e.name, at: place) { kinds.append(k) }
-        }
-        if policy.isStaleLockCandidate(e), let dir {
-            if let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
-               (try? fd.tryExclusiveLockAndRelease()) == true {
-                kinds.append(.lockStale)
-            }
-        }
-        if let i = kinds.firstIndex(of: .incompleteOld), let lock = guardingLock(of: place), isHeld(lock) {
-            // A slow download writes its .incomplete only every few MiB, so age alone would call a
-            // live transfer stale: while its lock is held, it is not.
-            kinds.remove(at: i)
-        }
-        if kinds.count > 1 { kinds.sort() }
-        return kinds
-    }
-
-    /// The `.locks` file huggingface_hub holds while it writes an `.incomplete` blob:
-    /// `X/models--o--r/blobs/<sha>[.<tag>].incomplete` is guarded by `X/.locks/models--o--r/<sha>.lock`.
-    func guardingLock(of place: Place) -> String? {
-        let dirs = place.parentRel.split(separator: "/")
-        guard dirs.count >= 2, dirs[dirs.count - 1] == "blobs", let sha = place.name.split(separator: ".").first else { return nil }
-        return (dirs.dropLast(2) + [".locks", dirs[dirs.count - 2], sha + ".lock"]).joined(separator: "/")
-    }
+    // MARK: facts that need the filesystem
 
     /// Somebody holds an flock on the file at `rel` (never created to find out).
     private func isHeld(_ rel: String) -> Bool {
@@ -398,166 +374,31 @@ public final class Scanner: @unchecked Sendable {
 
     // MARK: findings and fixes
 
+    /// Walker -> judge -> actor for one entry: gather the facts that need the filesystem or NSS, let
+    /// the pure judge decide, report, and have the actor carry out the plan through descriptors.
     private func handle(_ e: Policy.Entry, at place: Place, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
-        var kinds = contextualKinds(e, at: place, in: dir)
-        if outsideLink { kinds.append(.fileHardlinkOutside); kinds.sort() }
-        if kinds.isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) { return }
-        let path = absolute(place.rel)
-        guard let fix = options.fix else {
-            for k in kinds { emit(finding(k, path: path, e), .found) }
-            return
+        var facts = Facts(entry: e, path: absolute(place.rel), membership: nil)
+        if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) { facts.membership = members.membership(of: e.stat.uid) }
+        // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
+        if e.stat.type == .symlink, let dir { facts.symlink = symlinkKind(dir: dir, name: e.name, at: place).flatMap { $0 == .symlinkDangling && RepoIntegrity.isSnapshotLink(rel: place.rel) ? nil : $0 } }
+        if policy.isStaleLockCandidate(e), let dir,
+           let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
+           (try? fd.tryExclusiveLockAndRelease()) == true {
+            facts.lockFree = true
         }
-        let attributeKinds = kinds.filter { $0.fixable && $0 != .lockStale && $0 != .incompleteOld && $0 != .fileHardlinkOutside }
-        let wantsNamedGroup = fix.addNamedGroupToDirectories && e.stat.type == .directory
-            && policy.wantedAccessACL(e, addNamedGroup: true) != nil
-        for k in kinds where !k.fixable { emit(finding(k, path: path, e), .left) }
-
-        if outsideLink && !fix.breakOutsideLinks {
-            let note = "inode also has a name outside \(options.root); not changed"
-            for k in kinds where k.fixable { emit(finding(k, path: path, e, detail: note), .left) }
-            return
+        if e.isIncomplete && policy.isOld(e), let lock = Actor.guardingLock(of: place.parentRel, place.name), isHeld(lock) {
+            // A slow download writes its .incomplete only every few MiB, so age alone would call a
+            // live transfer stale: while its lock is held, it is not.
+            facts.downloadHeld = true
         }
-        if fix.dryRun {
-            for k in kinds where k.fixable { emit(finding(k, path: path, e), .wouldFix) }
-            if wantsNamedGroup && attributeKinds.isEmpty { count(extra: 1) }
-            return
-        }
-        guard let dir = dir ?? (selfFD != nil ? selfFD : nil) else { return }
-        if kinds.contains(.lockStale) || kinds.contains(.incompleteOld) {
-            let kind: FindingKind = kinds.contains(.lockStale) ? .lockStale : .incompleteOld
-            do {
-                try removeStale(e, at: place, in: dir, isLock: kind == .lockStale)
-                emit(finding(kind, path: path, e), .fixed)
-            } catch {
-                emit(finding(kind, path: path, e), .failed, error: "\(error)")
-            }
-            if kind == .incompleteOld || kind == .lockStale { return }
-        }
-        var current = e
-        if outsideLink {
-            do {
-                current = try breakLink(e, in: dir)
-                emit(finding(.fileHardlinkOutside, path: path, e), .fixed)
-            } catch {
-                emit(finding(.fileHardlinkOutside, path: path, e), .failed, error: "\(error)")
-                for k in attributeKinds { emit(finding(k, path: path, e, detail: "link not broken"), .left) }
-                return
-            }
-        }
-        guard !attributeKinds.isEmpty || wantsNamedGroup else { return }
-        do {
-            let target: FD
-            if let selfFD { target = selfFD } else {
-                target = try dir.openat(e.name, flags: HF_O_PATH | HF_O_NOFOLLOW | HF_O_CLOEXEC)
-                let st = try target.stat()
-                guard st.dev == current.stat.dev, st.ino == current.stat.ino, st.type == current.stat.type else {
-                    throw SystemError("open", path, ESTALE)
-                }
-            }
-            try LinkGuard.change(current, through: target, path: path) { try applyAttributes(current, to: target) }
-            for k in attributeKinds { emit(finding(k, path: path, e), .fixed) }
-            if attributeKinds.isEmpty { count(extra: 1) }
-        } catch {
-            for k in attributeKinds { emit(finding(k, path: path, e), .failed, error: "\(error)") }
-        }
-    }
-
-    /// Group, ACLs, mode, default ACL: only what differs is written, so a compliant entry keeps its ctime.
-    func applyAttributes(_ e: Policy.Entry, to fd: FD) throws {
-        if e.stat.gid != policy.gid { try fd.chown(gid: policy.gid); CrashPoint.changed() }
-        let isDir = e.stat.type == .directory
-        if let acl = policy.wantedAccessACL(e, addNamedGroup: isDir && (options.fix?.addNamedGroupToDirectories ?? false)) {
-            try ACLStore.write(acl, to: fd, .access)
-            CrashPoint.changed()
-        }
-        let wanted = policy.wantedMode(e)
-        if try fd.stat().permissions != wanted { try fd.chmod(wanted); CrashPoint.changed() }
-        if isDir, let d = policy.wantedDefaultACL(e) { try ACLStore.write(d, to: fd, .default); CrashPoint.changed() }
-    }
-
-    private func removeStale(_ e: Policy.Entry, at place: Place, in dir: FD, isLock: Bool) throws {
-        // An .incomplete goes only while we hold its download's lock, so no client can resume it meanwhile.
-        var guardFD: FD?
-        if !isLock, let rel = guardingLock(of: place), let root = rootFD,
-           let g = try? root.openBeneath(rel, flags: O_RDONLY | HF_O_NONBLOCK | HF_O_CLOEXEC) {
-            guard flock(g.raw, LOCK_EX | LOCK_NB) == 0 else { throw SystemError("flock", g.path, EWOULDBLOCK) }
-            guardFD = g
-        }
-        defer { if let g = guardFD { flock(g.raw, LOCK_UN) } }
-        let fd = try dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true)
-        if isLock {
-            // Hold the lock while unlinking, so nobody can take it between our check and the unlink.
-            guard flock(fd.raw, LOCK_EX | LOCK_NB) == 0 else { throw SystemError("flock", fd.path, EWOULDBLOCK) }
-        }
-        let held = try fd.stat()
-        let named = try dir.stat(e.name)
-        guard held.ino == named.ino, held.dev == named.dev, held.ino == e.stat.ino else { throw SystemError("unlink", fd.path, ESTALE) }
-        try dir.unlink(e.name)
-        CrashPoint.changed()
-    }
-
-    /// Gives a file its own inode: copy to a temp name in the same directory, fsync, keep owner and
-    /// mtime, rename over. The outside name keeps the old inode untouched.
-    private func breakLink(_ e: Policy.Entry, in dir: FD) throws -> Policy.Entry {
-        let src = try dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true)
-        let st = try src.stat()
-        guard st.ino == e.stat.ino, st.dev == e.stat.dev, st.type == .regular else { throw SystemError("open", src.path, ESTALE) }
-        let tmp = Scanner.tempPrefix + String(st.ino) + ".tmp"
-        if let old = try? dir.stat(tmp), old.type == .regular, dir.hasXattr(tmp, Scanner.tempMarker) || (old.uid == 0 && old.nlink == 1) {
-            try dir.unlink(tmp) // ours, from a killed run; anything else at that name makes O_EXCL fail below
-            CrashPoint.changed()
-        }
-        let dst = try dir.openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
-        CrashPoint.changed()
-        do {
-            // Marked first, so a rerun after a kill recognises the copy whoever owns it by then.
-            try? dst.setXattr(Scanner.tempMarker, "1")
-            try copyBytes(from: src, to: dst)
-            CrashPoint.changed()
-            var copy = e
-            copy.stat.gid = policy.gid
-            copy.stat.nlink = 1
-            if let acl = e.access { try ACLStore.write(acl, to: dst, .access); CrashPoint.changed() }
-            guard Glibc.fchmod(dst.raw, mode_t(st.permissions & ~UInt32(S_ISUID | S_ISGID))) == 0 else { throw SystemError("chmod", dst.path) }
-            CrashPoint.changed()
-            guard hf_set_mtime(dst.raw, st.mtimeSec, Int(st.mtimeNsec)) == 0 else { throw SystemError("utimens", dst.path) }
-            CrashPoint.changed()
-            try dst.fsync()
-            // The owner last: until here a killed run leaves a root-owned copy a rerun may delete.
-            guard fchown(dst.raw, st.uid, policy.gid) == 0 else { throw SystemError("chown", dst.path) }
-            CrashPoint.changed()
-            dst.removeXattr(Scanner.tempMarker)
-            try dir.rename(tmp, to: e.name)
-            CrashPoint.changed()
-            try? dir.fsync()
-            let now = try dst.stat()
-            copy.stat = now
-            return copy
-        } catch {
-            try? dir.unlink(tmp)
-            throw error
-        }
-    }
-
-    private func copyBytes(from src: FD, to dst: FD) throws {
-        while true {
-            let n = hf_copy_file_range(src.raw, dst.raw, 1 << 30)
-            if n == 0 { return }
-            if n > 0 { continue }
-            if errno == EXDEV || errno == ENOSYS || errno == EINVAL { break }
-            throw SystemError("copy_file_range", dst.path)
-        }
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = Glibc.read(src.raw, &buf, buf.count)
-            if n < 0 { throw SystemError("read", src.path) }
-            if n == 0 { return }
-            var off = 0
-            while off < n {
-                let w = buf[off..<n].withUnsafeBytes { Glibc.write(dst.raw, $0.baseAddress, n - off) }
-                if w < 0 { throw SystemError("write", dst.path) }
-                off += w
-            }
+        facts.outsideLink = outsideLink
+        let verdict = judge.judge(facts)
+        for (f, outcome) in verdict.reports { emit(f, outcome) }
+        if verdict.extraChanges > 0 { count(extra: verdict.extraChanges) }
+        guard let plan = verdict.plan, let dir = dir ?? selfFD else { return }
+        let results = actor.carry(plan, e, parentRel: place.parentRel, in: dir, selfFD: selfFD, path: facts.path)
+        for r in results {
+            if let kind = r.kind { emit(judge.finding(kind, facts, detail: r.detail ?? ""), r.outcome, error: r.error) } else { count(extra: 1) }
         }
     }
 
@@ -565,7 +406,8 @@ public final class Scanner: @unchecked Sendable {
         // Default ACL unknown without a descriptor: judge the rest.
         var p = policy
         p.aclSupported = false
-        for k in p.violations(e) { emit(finding(k, path: absolute(rel), e), options.fix == nil ? .found : .failed, error: options.fix == nil ? nil : "cannot open directory") }
+        let j = Judge(policy: p, root: options.root, fix: options.fix)
+        for k in p.violations(e) { emit(j.finding(k, Facts(entry: e, path: absolute(rel))), options.fix == nil ? .found : .failed, error: options.fix == nil ? nil : "cannot open directory") }
     }
 
     // MARK: hard links
@@ -594,7 +436,7 @@ public final class Scanner: @unchecked Sendable {
                     var acl: PosixACL?
                     if st.type == .regular && policy.aclSupported { acl = try ACLStore.readEntry(in: dir, name) }
                     let underLocks = rel.split(separator: "/").dropLast().contains(".locks")
-                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks)
+                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks, isCode: rel.hasPrefix("modules/"))
                     let depth = rel.split(separator: "/").count - 1
                     handle(e, at: Place(parentRel: parentRel, name: name, depth: depth), in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
                 } catch {
@@ -619,42 +461,6 @@ public final class Scanner: @unchecked Sendable {
     }
 
     // MARK: output
-
-    private func finding(_ k: FindingKind, path: String, _ e: Policy.Entry, detail: String = "") -> Finding {
-        Finding(kind: k, path: path, detail: detail.isEmpty ? Scanner.detail(k, e, policy) : detail, fix: fixCommand(k, path: path, e))
-    }
-
-    static func detail(_ k: FindingKind, _ e: Policy.Entry, _ policy: Policy) -> String {
-        let mode = String(e.stat.permissions, radix: 8)
-        switch k {
-        case .dirWrongGroup, .fileWrongGroup: return "group \(Names.shared.group(e.stat.gid)), want \(policy.groupName)"
-        case .ownerUnknownUID: return "uid \(e.stat.uid)"
-        case .ownerNotMember: return "owner \(Names.shared.user(e.stat.uid))"
-        case .dirACLMask, .fileACLMask, .dirGroupPerms, .fileGroupPerms, .lockNotGroupWritable:
-            return e.access.map { "acl \($0)" } ?? "mode \(mode)"
-        case .dirNoDefaultACL, .dirDefaultACLBad: return e.defaultACL.map { "default \($0)" } ?? "no default acl"
-        case .aclDeniesMember: return policy.memberDenials(e, need: e.stat.type == .directory ? .rwx : .rw).joined(separator: "; ")
-        case .defaultACLDeniesMember: return policy.defaultDenials(e).joined(separator: "; ")
-        case .lockStale, .incompleteOld: return "modified \(Int((policy.now - e.stat.mtime) / 3600))h ago"
-        default: return "mode \(mode)"
-        }
-    }
-
-    private lazy var repairCommand = "hfshare repair \(Shell.quote(options.root))"
-
-    private func fixCommand(_ k: FindingKind, path: String, _ e: Policy.Entry) -> String {
-        let q = Shell.quote(path)
-        switch k {
-        case .ownerNotMember:
-            let name = Names.shared.user(e.stat.uid)
-            return "usermod -aG \(policy.groupName) \(name)   (or give the file to a member: chown MEMBER \(q))"
-        case .ownerUnknownUID: return "chown MEMBER \(q)   (uid \(e.stat.uid) has no account)"
-        case .symlinkEscapes, .symlinkDangling: return "rm \(q)   (the client re-creates it on the next download)"
-        case .tokenReadable: return "chmod 600 \(q)"
-        case .specialFile: return "rm \(q)"
-        default: return repairCommand
-        }
-    }
 
     private func count(extra: Int) {
         lock.lock(); summary.extraChanges += extra; lock.unlock()

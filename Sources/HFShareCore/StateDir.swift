@@ -97,19 +97,8 @@ public final class StateDir: @unchecked Sendable {
            let st = try? fd.stat(name), st.permissions == mode, gid == nil || st.gid == gid! {
             return false
         }
-        let tmp = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let file = try fd.openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
-        do {
-            try data.withUnsafeBytes { try file.writeAll($0) }
-            try file.chown(uid: 0, gid: gid ?? file.stat().gid)
-            try file.chmod(mode)
-            try file.fsync()
-            try fd.rename(tmp, to: name)
-        } catch {
-            try? fd.unlink(tmp)
-            throw error
-        }
-        try? fd.fsync()
+        let owner = try fd.stat()
+        try fd.placeFile(name, data, mode: mode, uid: 0, gid: gid ?? owner.gid)
         return true
     }
 

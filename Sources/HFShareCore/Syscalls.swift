@@ -1,4 +1,5 @@
 import CHFShare
+import Foundation
 import Glibc
 
 /// A failed system call: which call, on which path, and the errno. Raw C calls are wrapped here
@@ -105,11 +106,11 @@ public final class FD: @unchecked Sendable {
     public func openat(_ name: String, flags: Int32, mode: mode_t = 0, noatime: Bool = false) throws -> FD {
         let childPath = FD.join(path, name)
         if noatime {
-            let fd = ByteName.withCString(name) { hf_open(raw, $0, flags | HF_O_NOATIME, UInt32(mode)) }
+            let fd = Posix.retrying { ByteName.withCString(name) { hf_open(raw, $0, flags | HF_O_NOATIME, UInt32(mode)) } }
             if fd >= 0 { return FD(raw: fd, path: childPath) }
             if Glibc.errno != EPERM { throw SystemError("open", childPath) }
         }
-        let fd = ByteName.withCString(name) { hf_open(raw, $0, flags, UInt32(mode)) }
+        let fd = Posix.retrying { ByteName.withCString(name) { hf_open(raw, $0, flags, UInt32(mode)) } }
         guard fd >= 0 else { throw SystemError("open", childPath) }
         return FD(raw: fd, path: childPath, pathOnly: flags & HF_O_PATH != 0)
     }
@@ -219,7 +220,7 @@ public final class FD: @unchecked Sendable {
     }
 
     public func fsync() throws {
-        guard Glibc.fsync(raw) == 0 else { throw SystemError("fsync", path) }
+        guard Posix.retrying({ Glibc.fsync(raw) }) == 0 else { throw SystemError("fsync", path) }
     }
 
     /// Sets an extended attribute on this inode (`trusted.*` needs CAP_SYS_ADMIN: users cannot forge it).
@@ -265,12 +266,44 @@ public final class FD: @unchecked Sendable {
 }
 
 public enum Posix {
+    /// Repeats a call interrupted by a signal (EINTR), as NFS and FUSE calls can be.
+    @inline(__always)
+    public static func retrying(_ call: () -> Int32) -> Int32 {
+        while true {
+            let r = call()
+            if r >= 0 || Glibc.errno != EINTR { return r }
+        }
+    }
+
     public static var euid: UInt32 { geteuid() }
     public static func isRoot() -> Bool { geteuid() == 0 }
     public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+// MARK: placing a file
+
+extension FD {
+    /// Places `name` in this directory atomically: a fresh random temp name (O_EXCL|O_NOFOLLOW, so
+    /// nothing planted is followed or reused), the bytes, owner/group and mode (each result checked),
+    /// fsync, rename over, fsync of the directory. Readers see the old file or the new one, never half.
+    public func placeFile(_ name: String, _ data: Data, mode: UInt32, uid: UInt32? = nil, gid: UInt32? = nil) throws {
+        let tmp = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
+        do {
+            try data.withUnsafeBytes { try fd.writeAll($0) }
+            if uid != nil || gid != nil { try fd.chown(uid: uid ?? UInt32.max, gid: gid ?? UInt32.max) }
+            try fd.chmod(mode)
+            try fd.fsync()
+            try rename(tmp, to: name)
+        } catch {
+            try? unlink(tmp)
+            throw error
+        }
+        try? fsync()
     }
 }
 

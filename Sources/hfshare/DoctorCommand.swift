@@ -35,6 +35,7 @@ struct DoctorCommand: ParsableCommand {
           hfshare doctor
           sudo hfshare doctor --user alice
           hfshare doctor /shared/huggingface_cache --format jsonl
+          sudo hfshare doctor --pid 4242
         """
     )
 
@@ -44,6 +45,14 @@ struct DoctorCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Check this user instead of yourself (root only).", valueName: "name"),
             completion: .custom { _, _, _ in HFShareCompletion.users() })
     var user: String?
+
+    @Option(name: .long, help: ArgumentHelp("""
+        Check a running process instead (a service that fails): from /proc/PID its environment, ids, \
+        groups and umask; whether huggingface_hub would use the shared cache (HF_HUB_CACHE, HF_HOME, \
+        XDG_CACHE_HOME, HOME resolved as the client does) and whether it can write there; the fix names \
+        its systemd unit (hfshare env --install-unit UNIT). Another user's process needs root.
+        """, valueName: "pid"))
+    var pid: Int32?
 
     @Option(name: .long, help: ArgumentHelp("The shared group, for a ROOT that 'hfshare init' did not make.", valueName: "name"),
             completion: .custom { _, _, _ in HFShareCompletion.groups() })
@@ -66,7 +75,13 @@ struct DoctorCommand: ParsableCommand {
 
     func run() throws {
         let checks: [DoctorCheck]
-        if child {
+        if let pid {
+            if user != nil || child { throw ValidationError("--pid checks a process; drop --user") }
+            let shared = try SharedRoot.resolve(root, group: group)
+            let process = try ProcessSnapshot.read(pid: pid)
+            checks = ProcessDoctor.check(process, DoctorTarget(shared))
+            if format == .text { Output.out("hfshare doctor: pid \(pid), \(Escape.text(shared.root)) (group \(Escape.text(shared.group.name)))\n") }
+        } else if child {
             guard let root, let group, let gid = childGid else { throw ValidationError("--child needs ROOT, --group and --child-gid") }
             // Run by root as the user, with no shell in between: the environment and umask of the
             // user's login come from root on stdin (data), and nobody of the same uid may ptrace us.

@@ -169,6 +169,15 @@ after=$(stat -c '%a %U %G' "$T/outside/O"); acl_after=$(getfacl -cp "$T/outside/
 check "outside file untouched after $runs repairs raced with 3000 links ($after)" test "$before" = "$after" -a "$acl_before" = "$acl_after"
 check "and its bytes" grep -qx secret "$T/outside/O"
 rm -f "$R"/hub/l* "$R"/hub/own* "$T"/home-m/out*
+# ... and migrate never changes a file it finds hard-linked out (a private snapshot file linked to O)
+priv=$T/home-m/.cache/huggingface/hub
+commit=0123456789abcdef0123456789abcdef01234567
+as_m bash -c "mkdir -p $priv/models--o--r/snapshots/$commit $priv/models--o--r/refs && printf $commit > $priv/models--o--r/refs/main && ln $T/outside/O $priv/models--o--r/snapshots/$commit/weights.bin"
+before=$(stat -c '%a %U %G' "$T/outside/O")
+set +e; mout=$("$HFSHARE" migrate "$priv" "$R" 2>&1); set -e
+check "migrate leaves a hard-linked private file and the outside file alone ($(stat -c '%a %U %G' "$T/outside/O"))" \
+    bash -c "[[ \"\$(stat -c '%a %U %G' '$T/outside/O')\" == '$before' ]] && grep -q 'hard links' <<<\"\$1\"" _ "$mout"
+rm -rf "$priv" "$R/hub/models--o--r"
 
 # 6. bad input an admin can type: exit 2, one line, nothing changed.
 reg_before=$(md5sum <"$HFSHARE_SYSCONFDIR/roots")

@@ -1,0 +1,33 @@
+# Shared by bench/run.sh and bench/shapes.sh (sourced after $work is set).
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# run_once OKCODES CMD...: sets $wall (s) and $rss (KiB); fails loudly on an unexpected status.
+run_once() {
+    local ok=$1 t0 t1 rc=0; shift
+    t0=$EPOCHREALTIME
+    /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || rc=$?
+    t1=$EPOCHREALTIME
+    if [[ " $ok " != *" $rc "* ]]; then
+        echo "run.sh: '$*' exited $rc; stderr:" >&2; tail -n 20 "$work/stderr" >&2; exit 1
+    fi
+    wall=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+    rss=$(tail -n 1 "$work/time")
+}
+
+# measure NAME OKCODES CMD...: warm-up + median of 3; sets T[NAME] (s) and M[NAME] (MiB, max)
+measure() {
+    local name=$1 ok=$2 walls=() maxrss=0; shift 2
+    run_once "$ok" "$@"
+    for _ in 1 2 3; do
+        run_once "$ok" "$@"
+        walls+=("$wall"); maxrss=$((rss > maxrss ? rss : maxrss))
+    done
+    T[$name]=$(printf '%s\n' "${walls[@]}" | sort -g | sed -n 2p)
+    M[$name]=$((maxrss / 1024))
+    log "$name: ${walls[*]} s -> median ${T[$name]} s, peak RSS ${M[$name]} MiB"
+}
+
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+# verdict VALUE OP TARGET
+verdict() { python3 -c "print('PASS' if $1 $2 $3 else 'FAIL')"; }
+
