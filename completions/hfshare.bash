@@ -173,13 +173,13 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|verify|namei|user|doctor|migrate|probe|env|help)
+    init|audit|repair|verify|namei|user|doctor|migrate|probe|env|du|prune|pin|unpin|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair verify namei user doctor migrate probe env help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair verify namei user doctor migrate probe env du prune pin unpin help' -- "${cur}"))
         ;;
     esac
 }
@@ -555,6 +555,111 @@ _hfshare_env() {
     # Offer positional completions
     case "${positional_number}" in
     1)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_du() {
+    repeating_flags=()
+    non_repeating_flags=(--json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--by --format --unused-for --textfile --threads)
+    __hfshare_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--by')
+        __hfshare_add_completions -W 'repo'$'\n''revision'$'\n''user'
+        return
+        ;;
+    '--format')
+        __hfshare_add_completions -W 'text'$'\n''json'$'\n''prometheus'
+        return
+        ;;
+    '--unused-for')
+        return
+        ;;
+    '--textfile')
+        __hfshare_add_completions -f
+        return
+        ;;
+    '--threads')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_prune() {
+    repeating_flags=()
+    non_repeating_flags=(--detached --dry-run --json --quiet -q --version -h --help)
+    repeating_options=(--repo)
+    non_repeating_options=(--unused-for --max-size --keep-free --min-age)
+    __hfshare_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--unused-for')
+        return
+        ;;
+    '--max-size')
+        return
+        ;;
+    '--keep-free')
+        return
+        ;;
+    '--repo')
+        return
+        ;;
+    '--min-age')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_pin() {
+    repeating_flags=()
+    non_repeating_flags=(--list --json --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--root)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--root')
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_unpin() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--root)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--root')
         __hfshare_add_completions -d
         return
         ;;

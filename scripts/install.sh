@@ -19,6 +19,8 @@ install -Dm644 dist/hfshare-audit.service /etc/systemd/system/hfshare-audit.serv
 install -Dm644 dist/hfshare-audit.timer /etc/systemd/system/hfshare-audit.timer
 install -Dm644 dist/hfshare-repair.service /etc/systemd/system/hfshare-repair.service   # enabled by: hfshare init --enable-timer
 install -Dm644 dist/hfshare-repair.timer /etc/systemd/system/hfshare-repair.timer
+install -Dm644 dist/hfshare-prune.service /etc/systemd/system/hfshare-prune.service     # not enabled: systemctl enable --now hfshare-prune.timer
+install -Dm644 dist/hfshare-prune.timer /etc/systemd/system/hfshare-prune.timer
 install -Dm644 dist/hfshare.cron /usr/share/doc/hfshare/examples/hfshare.cron
 command -v mandb >/dev/null && mandb -q 2>/dev/null || true
 echo "installed $PREFIX/bin/hfshare ($("$PREFIX/bin/hfshare" --version)), man pages, completions, systemd units"

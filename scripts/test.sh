@@ -30,3 +30,5 @@ HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Test
 bash Tests/deb/deb_install.sh
 # issue #14: repo integrity (audit's ref/snapshot/blob kinds, verify, verify --fix) with the real client
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_verify.sh
+# issue #15: du/prune/pin with a mapped model and a running download (real client, three members)
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_prune.sh

@@ -39,6 +39,11 @@ public enum RepairTimer {
         17 * * * * root /usr/local/bin/hfshare audit --quiet
         # Repair nightly (filesystems without setgid inheritance need it; 'hfshare init --enable-timer' installs this file):
         42 3 * * * root /usr/local/bin/hfshare repair --quiet
+        # Free disk space nightly (disabled: remove the '#' to enable). Removes revisions unused for 30 days, then
+        # least recently used ones while less than 15% is free; never pinned or in-use ones (man hfshare-prune):
+        #17 4 * * * root /usr/local/bin/hfshare prune --keep-free 15\\% --unused-for 30d --quiet
+        # Disk-usage metrics for node_exporter's textfile collector (size, free space, prunable bytes):
+        #*/30 * * * * root /usr/local/bin/hfshare du --format prometheus --textfile /var/lib/node_exporter/textfile_collector/hfshare_du.prom
 
         """
 

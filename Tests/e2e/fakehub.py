@@ -22,7 +22,9 @@ Usage:
   fakehub.py --print-manifest    print as JSON {repo: {type, revisions: {rev: {commit, files:
                                  {path: {sha256, size, blob (its cache blob name), lfs}}}}}}
 Faults (LFS bodies only): --slow-lfs-bytes-per-sec N, --truncate-lfs (no response ever carries
-bytes past the middle of the file: the connection is closed there, so every download fails).
+bytes past the middle of the file: the connection is closed there, so every download fails),
+--slow-file F=N (repeatable: only the LFS file F, as in POST /_fakehub/faults, at N bytes/s from the
+start; every other file at full speed).
 
 Control at runtime (on the hub port; what the scenario runner uses):
   POST /_fakehub/faults  {"file": F, "rate": N, "truncate": bool, "stall_at": B}   F = an LFS file's
@@ -390,6 +392,8 @@ def main():
     ap.add_argument("--print-manifest", action="store_true", help="print the expected files as JSON and exit")
     ap.add_argument("--slow-lfs-bytes-per-sec", type=int, default=0, metavar="N")
     ap.add_argument("--truncate-lfs", action="store_true")
+    ap.add_argument("--slow-file", action="append", default=[], metavar="F=N",
+                    help="serve the LFS file F (sha256 or path) at N bytes/s; repeatable")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     ap.add_argument("--control", metavar="URL", help="talk to a running fakehub at URL (see ACTION)")
     ap.add_argument("action", nargs="*", help="with --control: fault FILE | log | log-reset")
@@ -415,6 +419,14 @@ def main():
     hub.lock, hub.log, hub.faults = threading.Lock(), [], {}
     hub.slow_lfs, hub.truncate_lfs = args.slow_lfs_bytes_per_sec, args.truncate_lfs
     hub.blobs = {f.sha256: f.data for r in repos.values() for fs in r.commits.values() for f in fs.values() if f.lfs}
+    for spec in args.slow_file:
+        key, _, rate = spec.rpartition("=")
+        keys = [key] if key in hub.blobs else sorted(
+            {f.sha256 for r in repos.values() for fs in r.commits.values() for f in fs.values() if f.lfs and f.path == key})
+        if not keys or not rate.isdigit() or int(rate) <= 0:
+            ap.error(f"--slow-file {spec}: want an LFS file (sha256 or path) = bytes per second")
+        for k in keys:
+            hub.faults[k] = {"rate": int(rate), "truncate": False, "stall_at": 0}
 
     ThreadingHTTPServer.daemon_threads = True
     servers = [ThreadingHTTPServer(("127.0.0.1", args.port), Handler), ThreadingHTTPServer(("127.0.0.1", 0), Handler)]
