@@ -182,7 +182,10 @@ import Testing
             TestEnv.run(["/usr/bin/setpriv", "--reuid=\(u.uid)", "--regid=\(u.gid)", "--init-groups", "/bin/sh", "-c", "umask 077; " + script])
         }
         #expect(asUser(a, "mkdir -p \(root)/hub/models--x/blobs && echo hi > \(root)/hub/models--x/blobs/f").status == 0)
-        let r = asUser(b, "echo more >> \(root)/hub/models--x/blobs/f && touch \(root)/hub/models--x/blobs/g && rm \(root)/hub/models--x/blobs/f")
+        let r = asUser(b, "echo more >> \(root)/hub/models--x/blobs/f && touch \(root)/hub/models--x/blobs/g && rm \(root)/hub/models--x/blobs/f"
+                      // the snapshot link the client makes, so the blob is no orphan (#14's integrity check)
+                      + " && mkdir -p \(root)/hub/models--x/snapshots/\(String(repeating: "ab", count: 20))"
+                      + " && ln -s ../../blobs/g \(root)/hub/models--x/snapshots/\(String(repeating: "ab", count: 20))/g")
         #expect(r.status == 0, "\(r.stderr)")
         let audit = box.hfshare(["audit"])
         #expect(audit.status == 0, "\(audit.stdout)")
