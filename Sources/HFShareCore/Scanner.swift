@@ -117,6 +117,8 @@ public final class Scanner: @unchecked Sendable {
         var parentRel: String
         var name: String
         var depth: Int
+        /// The parent is a snapshot dir of a repo (`<repo>/snapshots/<commit>/...`): decided once per directory.
+        var inSnapshot = false
         var rel: String { parentRel.isEmpty ? name : (name.isEmpty ? parentRel : parentRel + "/" + name) }
     }
 
@@ -252,7 +254,7 @@ public final class Scanner: @unchecked Sendable {
                                  isCode: work.isCode)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
         // hfshare#14 hook (RepoIntegrity.swift): refs, snapshots and blobs of a hub repo dir. Keep.
-        if work.parent != nil, RepoIntegrity.isRepoDirectory(rel: work.rel) {
+        if work.parent != nil, work.depth <= 2, RepoIntegrity.isRepoDirectory(rel: work.rel) {
             for e in RepoIntegrity.events(repoDir: dir, repoName: work.name, repoPath: path, hubDir: work.parent, root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) }
         }
 
@@ -264,11 +266,13 @@ public final class Scanner: @unchecked Sendable {
             return []
         } catch { return [] }
 
+        // Whether this directory is (inside) a snapshot of a repo, once for all its entries.
+        let inSnapshot = work.depth >= 2 && Scanner.mentionsSnapshots(work.rel) && RepoIntegrity.isSnapshotLink(rel: work.rel + "/x")
         var children: [DirWork] = []
         let childUnderLocks = work.underLocks || work.name == ".locks"
         var count = 0
         for (name, _) in listing {
-            let place = Place(parentRel: work.rel, name: name, depth: work.depth)
+            let place = Place(parentRel: work.rel, name: name, depth: work.depth, inSnapshot: inSnapshot)
             if !options.excludes.isEmpty && isExcluded(place.rel, name) { continue }
             count += 1
             let st: FileStat
@@ -311,6 +315,25 @@ public final class Scanner: @unchecked Sendable {
     private func isExcluded(_ rel: String, _ name: String) -> Bool {
         guard !options.excludes.isEmpty else { return false }
         return options.excludes.contains { fnmatch($0, rel, 0) == 0 || fnmatch($0, name, 0) == 0 }
+    }
+
+    private static let snapshotsNeedle = Array("snapshots/".utf8)
+
+    /// A `snapshots/` component somewhere in a relative path, found on the bytes (no allocation: this
+    /// runs for every symlink).
+    static func mentionsSnapshots(_ rel: String) -> Bool {
+        let needle = snapshotsNeedle
+        var matched = 0
+        var atStart = true
+        for b in rel.utf8 {
+            if matched > 0 {
+                if b == needle[matched] { matched += 1; if matched == needle.count { return true }; continue }
+                matched = 0
+            }
+            if atStart && b == needle[0] { matched = 1 }
+            atStart = b == UInt8(ascii: "/")
+        }
+        return false
     }
 
     // MARK: facts that need the filesystem
@@ -377,13 +400,14 @@ public final class Scanner: @unchecked Sendable {
     /// Walker -> judge -> actor for one entry: gather the facts that need the filesystem or NSS, let
     /// the pure judge decide, report, and have the actor carry out the plan through descriptors.
     private func handle(_ e: Policy.Entry, at place: Place, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
-        var facts = Facts(entry: e, path: absolute(place.rel), membership: nil)
+        // No path string until there is something to say about the entry (most entries: nothing).
+        var facts = Facts(entry: e, path: "", membership: nil)
         if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) { facts.membership = members.membership(of: e.stat.uid) }
         // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
         // The repo check reads snapshot links itself; the walker only asks whether they escape (no
         // second lookup of the target per link: a third of a hub cache is such links).
         if e.stat.type == .symlink, let dir {
-            let snapshotLink = RepoIntegrity.isSnapshotLink(rel: place.rel)
+            let snapshotLink = place.inSnapshot
             facts.symlink = symlinkKind(dir: dir, name: e.name, at: place, checkTarget: !snapshotLink)
                 .flatMap { $0 == .symlinkDangling && snapshotLink ? nil : $0 }
         }
@@ -398,6 +422,8 @@ public final class Scanner: @unchecked Sendable {
             facts.downloadHeld = true
         }
         facts.outsideLink = outsideLink
+        if judge.kinds(facts).isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) { return }
+        facts.path = absolute(place.rel)
         let verdict = judge.judge(facts)
         for (f, outcome) in verdict.reports { emit(f, outcome) }
         if verdict.extraChanges > 0 { count(extra: verdict.extraChanges) }
