@@ -466,29 +466,7 @@ public struct RepoID: Sendable, Equatable {
 // MARK: byte-named entries (names may be any bytes but `/` and NUL)
 
 extension FD {
-    func entryBytes() throws -> [(name: [UInt8], type: FileType)] {
-        var result: [([UInt8], FileType)] = []
-        let size = 64 * 1024
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { buf.deallocate() }
-        while true {
-            let n = hf_getdents64(raw, buf, size)
-            if n < 0 { throw SystemError("getdents64", path) }
-            if n == 0 { break }
-            var off = 0
-            var namePtr: UnsafePointer<CChar>?
-            var type: UInt8 = 0
-            var ino: UInt64 = 0
-            while hf_dirent_next(buf, n, &off, &namePtr, &type, &ino) == 1 {
-                guard let namePtr else { continue }
-                let len = strlen(namePtr)
-                let bytes = UnsafeRawBufferPointer(start: namePtr, count: len)
-                if bytes.elementsEqual([0x2E]) || bytes.elementsEqual([0x2E, 0x2E]) { continue }
-                result.append((Array(bytes), FileType(direntType: type)))
-            }
-        }
-        return result
-    }
+    // The listing by bytes is FD.entryBytes (Syscalls.swift), on the one getdents64 loop.
 
     private func child(_ name: [UInt8]) -> String { FD.join(path, RepoIntegrity.display(name)) }
 

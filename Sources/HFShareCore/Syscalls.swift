@@ -156,6 +156,22 @@ public final class FD: @unchecked Sendable {
     /// saves the empty getdents64 call per directory. Never for FUSE or NFS, which return pages.
     public func entries(shortReadIsEOF: Bool = false) throws -> [(name: String, type: FileType)] {
         var result: [(String, FileType)] = []
+        try forEachEntry(shortReadIsEOF: shortReadIsEOF) { name, type in result.append((ByteName.decode(name), type)) }
+        return result
+    }
+
+    /// The same listing with the names as their exact bytes.
+    func entryBytes() throws -> [(name: [UInt8], type: FileType)] {
+        var result: [([UInt8], FileType)] = []
+        try forEachEntry { name, type in
+            result.append((Array(UnsafeRawBufferPointer(start: name, count: strlen(name))), type))
+        }
+        return result
+    }
+
+    /// The one getdents64 loop: every entry but `.` and `..`, its NUL-terminated name valid only
+    /// during the call.
+    private func forEachEntry(shortReadIsEOF: Bool = false, _ body: (UnsafePointer<CChar>, FileType) -> Void) throws {
         let size = 64 * 1024
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { buf.deallocate() }
@@ -170,11 +186,10 @@ public final class FD: @unchecked Sendable {
             while hf_dirent_next(buf, n, &off, &namePtr, &type, &ino) == 1 {
                 guard let namePtr else { continue }
                 if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
-                result.append((ByteName.decode(namePtr), FileType(direntType: type)))
+                body(namePtr, FileType(direntType: type))
             }
             if shortReadIsEOF && n <= size - 512 { break } // a record is at most 19 + 256 bytes
         }
-        return result
     }
 
     public func readlink(_ name: String) throws -> String {
