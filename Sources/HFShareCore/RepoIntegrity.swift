@@ -37,18 +37,6 @@ public enum RepoIntegrity {
         return parts.count == 1 || (parts.count == 2 && parts[0] == "hub")
     }
 
-    /// For the walker: a symlink at `rel` (relative to ROOT) inside `<repo>/snapshots/<commit>/` is judged by
-    /// the repo check (`snapshot-link-broken` names the repo@revision and file), so the walker must not
-    /// also call it `symlink-dangling`: one kind per violation.
-    public static func isSnapshotLink(rel: String) -> Bool {
-        let parts = rel.split(separator: "/", omittingEmptySubsequences: false)
-        for base in [0, 1] where parts.count >= base + 4 {
-            if base == 1 && parts[0] != "hub" { continue }
-            if isRepoDirName(parts[base].utf8) && parts[base + 1] == "snapshots" && isCommitID(parts[base + 2].utf8) { return true }
-        }
-        return false
-    }
-
     // MARK: refs
 
     /// What a ref file holds, judged like the client reads it (`open(ref).read()`, no strip).
@@ -268,7 +256,11 @@ public enum RepoIntegrity {
     /// `hubDir` is the directory holding the repo (for `.locks/<repo>`), `repoPath` its absolute path
     /// (messages only), `root` the cache root (for printed commands).
     public static func events(repoDir: FD, repoName: String, repoPath: String, hubDir: FD?, root: String, fix: FixMode?) -> [Event] {
-        let layout = readLayout(repoDir)
+        events(layout: readLayout(repoDir), repoDir: repoDir, repoName: repoName, repoPath: repoPath, hubDir: hubDir, root: root, fix: fix)
+    }
+
+    /// The same, for a layout already read (the walker assembles it while it walks: RepoFacts).
+    static func events(layout: Layout, repoDir: FD, repoName: String, repoPath: String, hubDir: FD?, root: String, fix: FixMode?) -> [Event] {
         var out: [Event] = []
         for f in findings(layout, repoName: repoName, repoPath: repoPath, root: root, lockHeld: { lockHeld(hubDir: hubDir, repo: repoName, blob: $0) }) {
             guard let fix, f.kind == .refMalformed else {

@@ -109,6 +109,17 @@ public final class Scanner: @unchecked Sendable {
         var isCode = false
         /// Components of `rel`: how many `..` a relative symlink in it may use before leaving ROOT.
         var depth: Int
+        /// Inside a hub repo: what the repo check collects from this directory's entries (RepoFacts).
+        var repo: RepoFacts? = nil
+        var role: RepoFacts.Role? = nil
+    }
+
+    /// What the walker learnt of a symlink: its target (read once for the permission rules and the
+    /// repo check), the finding it makes, and the type of what it leads to where that was looked up.
+    struct LinkFacts {
+        var target: String?
+        var kind: FindingKind?
+        var followedType: FileType?
     }
 
     /// Where an entry is, as its parent's path and its name: most entries need no path string at all
@@ -219,6 +230,11 @@ public final class Scanner: @unchecked Sendable {
 
     private func process(_ work: DirWork) -> [DirWork] {
         let path = absolute(work.rel)
+        // The repo this directory belongs to; the repo's findings come out when its last directory is done.
+        var repo = work.repo
+        defer {
+            if let repo, repo.leave() { for e in repo.events(root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) } }
+        }
         let dir: FD
         do {
             if let parent = work.parent {
@@ -236,6 +252,7 @@ public final class Scanner: @unchecked Sendable {
                 dir = rootFD!
             }
         } catch let error as SystemError {
+            if let repo, let role = work.role { repo.unreadable(role, reason: error.reason) }
             if let parent = work.parent {
                 let acl = options.policy.aclSupported ? (try? ACLStore.readEntry(in: parent, work.name)) ?? nil : nil
                 let entry = Policy.Entry(name: work.name, stat: work.stat, access: acl, defaultACL: nil, underLocks: work.underLocks)
@@ -253,27 +270,31 @@ public final class Scanner: @unchecked Sendable {
         let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
                                  isCode: work.isCode)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
-        // hfshare#14 hook (RepoIntegrity.swift): refs, snapshots and blobs of a hub repo dir. Keep.
+        // hfshare#14: refs, snapshots and blobs of a hub repo dir, collected from this walk (RepoFacts).
+        var role = work.role
         if work.parent != nil, work.depth <= 2, RepoIntegrity.isRepoDirectory(rel: work.rel) {
-            for e in RepoIntegrity.events(repoDir: dir, repoName: work.name, repoPath: path, hubDir: work.parent, root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) }
+            repo = RepoFacts(repoDir: dir, hubDir: work.parent, name: work.name, path: path)
+            role = .repo
         }
 
         let listing: [(name: String, type: FileType)]
         do {
             listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
         } catch let error as SystemError {
+            if let repo, let role { repo.unreadable(role, reason: error.reason) }
             emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
             return []
         } catch { return [] }
 
         // Whether this directory is (inside) a snapshot of a repo, once for all its entries.
-        let inSnapshot = work.depth >= 2 && Scanner.mentionsSnapshots(work.rel) && RepoIntegrity.isSnapshotLink(rel: work.rel + "/x")
+        var inSnapshot = false
+        if case .snapshot? = role { inSnapshot = true }
         var children: [DirWork] = []
         let childUnderLocks = work.underLocks || work.name == ".locks"
         var count = 0
         for (name, _) in listing {
             let place = Place(parentRel: work.rel, name: name, depth: work.depth, inSnapshot: inSnapshot)
-            if !options.excludes.isEmpty && isExcluded(place.rel, name) { continue }
+            if !options.excludes.isEmpty && isExcluded(place.rel, name) { repo?.markExcluded(); continue }
             count += 1
             let st: FileStat
             do { st = try dir.stat(name) } catch { continue } // vanished since the listing
@@ -283,9 +304,18 @@ public final class Scanner: @unchecked Sendable {
                 count -= 1
                 continue
             }
+            var link: LinkFacts?
+            if st.type == .symlink { link = linkFacts(dir: dir, name: name, at: place) }
+            var childRole: RepoFacts.Role?
+            if let repo, let role {
+                childRole = repo.add(role, name: ByteName.bytes(name), stat: st, in: dir,
+                                     target: link?.target.map(ByteName.bytes), followedType: link?.followedType)
+            }
             if st.type == .directory {
+                if childRole != nil { repo!.enter() }
                 children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks,
-                                        isCode: work.isCode || (work.rel.isEmpty && name == "modules"), depth: work.depth + 1))
+                                        isCode: work.isCode || (work.rel.isEmpty && name == "modules"), depth: work.depth + 1,
+                                        repo: childRole == nil ? nil : repo, role: childRole))
                 continue
             }
             if let fix = options.fix, !fix.dryRun, st.type == .regular, name.hasPrefix(Scanner.tempPrefix),
@@ -303,7 +333,7 @@ public final class Scanner: @unchecked Sendable {
             var acl: PosixACL?
             if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
             let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode)
-            handle(e, at: place, in: dir, selfFD: nil)
+            handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
         cond.lock()
         scanned += count + (work.parent == nil ? 1 : 0)
@@ -317,25 +347,6 @@ public final class Scanner: @unchecked Sendable {
         return options.excludes.contains { fnmatch($0, rel, 0) == 0 || fnmatch($0, name, 0) == 0 }
     }
 
-    private static let snapshotsNeedle = Array("snapshots/".utf8)
-
-    /// A `snapshots/` component somewhere in a relative path, found on the bytes (no allocation: this
-    /// runs for every symlink).
-    static func mentionsSnapshots(_ rel: String) -> Bool {
-        let needle = snapshotsNeedle
-        var matched = 0
-        var atStart = true
-        for b in rel.utf8 {
-            if matched > 0 {
-                if b == needle[matched] { matched += 1; if matched == needle.count { return true }; continue }
-                matched = 0
-            }
-            if atStart && b == needle[0] { matched = 1 }
-            atStart = b == UInt8(ascii: "/")
-        }
-        return false
-    }
-
     // MARK: facts that need the filesystem
 
     /// Somebody holds an flock on the file at `rel` (never created to find out).
@@ -345,8 +356,17 @@ public final class Scanner: @unchecked Sendable {
         return (try? fd.tryExclusiveLockAndRelease()) == false
     }
 
-    private func symlinkKind(dir: FD, name: String, at place: Place, checkTarget: Bool = true) -> FindingKind? {
-        guard let target = try? dir.readlink(name) else { return nil }
+    /// A symlink's facts, its target read once. Inside a snapshot the target's existence is the repo
+    /// check's (snapshot-link-broken), so it is not looked up here (a third of a hub cache is such links).
+    private func linkFacts(dir: FD, name: String, at place: Place) -> LinkFacts {
+        guard let target = try? dir.readlink(name) else { return LinkFacts(target: nil, kind: nil, followedType: nil) }
+        var followed: FileType?
+        let kind = symlinkKind(dir: dir, target: target, at: place, checkTarget: !place.inSnapshot, followed: &followed)
+        // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
+        return LinkFacts(target: target, kind: kind == .symlinkDangling && place.inSnapshot ? nil : kind, followedType: followed)
+    }
+
+    private func symlinkKind(dir: FD, target: String, at place: Place, checkTarget: Bool, followed: inout FileType?) -> FindingKind? {
         // The common case, a relative link that stays inside ROOT (`../../blobs/<sha>`): judged by
         // counting components, and its target looked up from the link's own directory.
         if !target.hasPrefix("/") {
@@ -371,7 +391,7 @@ public final class Scanner: @unchecked Sendable {
             if inside { endComponent() }
             if inside {
                 if depth == 0 || !checkTarget { return nil } // ROOT itself, or judged by the repo check
-                do { _ = try dir.stat(target, follow: true) } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
+                do { followed = try dir.stat(target, follow: true).type } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
                     return .symlinkDangling
                 } catch { return nil }
                 return nil
@@ -389,7 +409,7 @@ public final class Scanner: @unchecked Sendable {
         let inside = parts.dropFirst(rootComponents.count).joined(separator: "/")
         if inside.isEmpty { return nil }
         guard let root = rootFD else { return nil }
-        do { _ = try root.stat(inside, follow: true) } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
+        do { followed = try root.stat(inside, follow: true).type } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
             return .symlinkDangling
         } catch { return nil }
         return nil
@@ -399,18 +419,11 @@ public final class Scanner: @unchecked Sendable {
 
     /// Walker -> judge -> actor for one entry: gather the facts that need the filesystem or NSS, let
     /// the pure judge decide, report, and have the actor carry out the plan through descriptors.
-    private func handle(_ e: Policy.Entry, at place: Place, in dir: FD?, selfFD: FD?, outsideLink: Bool = false) {
+    private func handle(_ e: Policy.Entry, at place: Place, in dir: FD?, selfFD: FD?, outsideLink: Bool = false, link: LinkFacts? = nil) {
         // No path string until there is something to say about the entry (most entries: nothing).
         var facts = Facts(entry: e, path: "", membership: nil)
         if !(e.stat.uid == 0 && options.skeleton.contains(place.rel)) { facts.membership = members.membership(of: e.stat.uid) }
-        // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.
-        // The repo check reads snapshot links itself; the walker only asks whether they escape (no
-        // second lookup of the target per link: a third of a hub cache is such links).
-        if e.stat.type == .symlink, let dir {
-            let snapshotLink = place.inSnapshot
-            facts.symlink = symlinkKind(dir: dir, name: e.name, at: place, checkTarget: !snapshotLink)
-                .flatMap { $0 == .symlinkDangling && snapshotLink ? nil : $0 }
-        }
+        if e.stat.type == .symlink, let dir { facts.symlink = (link ?? linkFacts(dir: dir, name: e.name, at: place)).kind }
         if policy.isStaleLockCandidate(e), let dir,
            let fd = try? dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true),
            (try? fd.tryExclusiveLockAndRelease()) == true {

@@ -31,11 +31,63 @@ import Testing
         #expect(!RepoIntegrity.isRepoDirectory(rel: "hub/blobs"))
         #expect(!RepoIntegrity.isRepoDirectory(rel: "other/models--org--name"))
         #expect(!RepoIntegrity.isRepoDirectory(rel: "hub/models--a--b/snapshots"))
-        #expect(RepoIntegrity.isSnapshotLink(rel: "hub/models--o--r/snapshots/\(c)/f"))
-        #expect(RepoIntegrity.isSnapshotLink(rel: "models--o--r/snapshots/\(c)/sub/f"))
-        #expect(!RepoIntegrity.isSnapshotLink(rel: "hub/models--o--r/blobs/x"))
-        #expect(!RepoIntegrity.isSnapshotLink(rel: "x/models--o--r/snapshots/\(c)/f"))
-        #expect(!RepoIntegrity.isSnapshotLink(rel: "hub/models--o--r/snapshots/s1/f")) // not a commit: not the client's snapshot
+    }
+
+    /// The audit collects each repo's layout from its own walk (RepoFacts); `readLayout` reads a repo on
+    /// its own (verify uses it). Both must make exactly the same findings, on every corner of the layout.
+    @Test func walkerCollectedRepoChecksEqualTheStandaloneRead() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let g = acc.group()
+        let root = box.path("cache")
+        let made = box.hfshare(["init", root, "--group", g.name, "--root-is-member", "--no-profile"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let c1 = String(repeating: "1", count: 40), c2 = String(repeating: "2", count: 40), c3 = String(repeating: "3", count: 40)
+        let setup = TestEnv.sh("""
+            set -e
+            cd '\(root)/hub'
+            mkdir -p blobs/ab && echo shared > blobs/ab/hash
+            m=models--o--r; mkdir -p $m/refs/refs/pr $m/blobs $m/snapshots/\(c1)/sub/deeper $m/snapshots/\(c2) $m/.no_exist/\(c1)
+            printf \(c1) > $m/refs/main; printf '\(c2)\\n' > $m/refs/dev; printf \(c3) > $m/refs/refs/pr/1; printf zzz > $m/refs/bad
+            printf \(c1) > $m/refs/main.1a2b3c4d.tmp
+            for b in b1 b2 b4 orphan1 b3; do echo $b > $m/blobs/$b; done; echo part > $m/blobs/b3.incomplete
+            ln -s ../../blobs/ab/hash $m/blobs/shared; ln -s ../../blobs/ab/gone $m/blobs/sharedgone
+            cd $m/snapshots/\(c1)
+            ln -s ../../blobs/b1 a; ln -s ../../../blobs/b2 sub/x; ln -s ../../../blobs/missing sub/y; echo r > reg
+            ln -s ../../../../blobs/b4 sub/deeper/z; ln -s ../../../../elsewhere other; ln -s ../../blobs/sharedgone sg
+            cd ../\(c2); ln -s ../../blobs/b1 a
+            cd '\(root)/hub'
+            d=datasets--o--d; mkdir -p $d/refs $d/blobs; printf \(c1) > $d/refs/main; echo x > $d/blobs/lonely; echo notadir > $d/snapshots
+            x=models--o--x; mkdir -p $x/refs $x/blobs $x/snapshots/notacommit; echo y > $x/blobs/lonely
+            k=kernels--o--k; mkdir -p $k/blobs; echo z > $k/blobs/orphan
+            """)
+        try #require(setup.status == 0, "\(setup.stderr)")
+        let repoKinds: Set<String> = ["ref-malformed", "ref-dangling", "snapshot-link-broken", "blob-orphan"]
+        let audit = box.hfshare(["audit", root, "--format", "jsonl"])
+        try #require(audit.status == 1, "\(audit.stderr)")
+        var walked = Set<String>()
+        for line in audit.stdout.split(separator: "\n") {
+            let obj = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if let kind = obj["kind"] as? String, repoKinds.contains(kind) { walked.insert("\(kind) \(obj["path"] as? String ?? "")") }
+        }
+        var standalone = Set<String>()
+        let hub = try FD.openDirectory(root + "/hub")
+        for name in ["models--o--r", "datasets--o--d", "models--o--x", "kernels--o--k"] {
+            let dir = try FD.openDirectory(root + "/hub/" + name)
+            for e in RepoIntegrity.events(repoDir: dir, repoName: name, repoPath: root + "/hub/" + name, hubDir: hub, root: root, fix: nil) {
+                standalone.insert("\(e.finding.kind.rawValue) \(e.finding.path)")
+            }
+        }
+        #expect(walked == standalone)
+        // And they are the findings this layout makes (so that both being empty cannot pass).
+        let m = root + "/hub/models--o--r"
+        #expect(standalone == [
+            "ref-malformed \(m)/refs/dev", "ref-malformed \(m)/refs/bad", "ref-dangling \(m)/refs/refs/pr/1",
+            "snapshot-link-broken \(m)/snapshots/\(c1)/sub/y", "snapshot-link-broken \(m)/snapshots/\(c1)/other",
+            "snapshot-link-broken \(m)/snapshots/\(c1)/sg",
+            "blob-orphan \(m)/blobs/orphan1", "blob-orphan \(m)/blobs/shared", "blob-orphan \(root)/hub/kernels--o--k/blobs/orphan",
+            "ref-dangling \(root)/hub/datasets--o--d/refs/main",
+        ])
     }
 
     @Test func snapshotLinksResolveToTheirBlob() {
