@@ -2,10 +2,30 @@ import CHFShare
 import Foundation
 import Glibc
 
-/// Errors a person at the terminal can act on: what failed, where, and what to do.
-public struct UsageError: Error, CustomStringConvertible {
+/// Every way a command ends other than "done, healthy": one line for the admin (empty when the
+/// command already printed its findings) and the exit status it means. The CLI maps it to the exit
+/// status in one place (HFShare.main); docs/POLICY.md lists the statuses.
+public protocol Failure: Error, CustomStringConvertible {
+    var exitStatus: Int32 { get }
+}
+
+/// Errors a person at the terminal can act on: what failed, where, and what to do. Exit status 2.
+public struct UsageError: Failure {
     public let description: String
     public init(_ message: String) { description = message }
+    public var exitStatus: Int32 { 2 }
+}
+
+/// The command ran and printed what it found: findings remain or something could not be done (1), or
+/// it could not decide (2). Nothing more to print.
+public struct OutcomeStatus: Failure {
+    public let exitStatus: Int32
+    public var description: String { "" }
+    public init(_ status: Int32) { exitStatus = status }
+    /// Findings remain, or something could not be fixed.
+    public static let findings = OutcomeStatus(1)
+    /// Could not decide (e.g. an account namei cannot judge).
+    public static let undecided = OutcomeStatus(2)
 }
 
 public enum Paths {

@@ -4,7 +4,7 @@ import Glibc
 
 /// A failed system call: which call, on which path, and the errno. Raw C calls are wrapped here
 /// once; nothing above this file looks at `errno`.
-public struct SystemError: Error, CustomStringConvertible, Equatable {
+public struct SystemError: Failure, Equatable {
     public let call: String
     public let path: String
     public let errno: Int32
@@ -17,6 +17,7 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
 
     public var reason: String { String(cString: strerror(errno)) }
     public var description: String { "\(path): \(call): \(reason)" }
+    public var exitStatus: Int32 { 2 }
 }
 
 /// What statx told us about one inode.

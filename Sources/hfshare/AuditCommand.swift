@@ -123,7 +123,7 @@ struct Audit: ParsableCommand {
         let metrics = Report.prometheus(summaries, success: true)
         if scan.format == .prometheus { Output.out(metrics) }
         if let textfile { try Files.writeAtomically(textfile, Data(metrics.utf8), mode: 0o644) }
-        if findings > 0 { throw ExitCode(1) }
+        if findings > 0 { throw OutcomeStatus.findings }
     }
 }
 
@@ -189,6 +189,6 @@ struct Repair: ParsableCommand {
             if !left.isEmpty { Output.out(Report.text(left)) }
         }
         if scan.format == .prometheus { Output.out(Report.prometheusRepair(summaries, dryRun: dryRun)) }
-        if failed > 0 { throw ExitCode(1) }
+        if failed > 0 { throw OutcomeStatus.findings }
     }
 }

@@ -129,7 +129,7 @@ struct DoctorCommand: ParsableCommand {
             let failed = checks.filter { $0.status == .fail }.count
             Output.out(failed == 0 ? "all checks passed\n" : "\(failed) check(s) failed\n")
         }
-        if checks.contains(where: { $0.status == .fail }) { throw ExitCode(1) }
+        if checks.contains(where: { $0.status == .fail }) { throw OutcomeStatus.findings }
     }
 
     /// This binary, by its real path, for the child that runs as the user.

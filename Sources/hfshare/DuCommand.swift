@@ -98,7 +98,7 @@ struct Du: ParsableCommand {
         case .text:
             Output.out(DuText.render(report, by: by, pins: pins, prunable: prunable, unusedFor: unusedFor, age: age, now: o.now))
         }
-        if !report.unreadable.isEmpty { throw ExitCode(1) }
+        if !report.unreadable.isEmpty { throw OutcomeStatus.findings }
     }
 }
 

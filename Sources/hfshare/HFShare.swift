@@ -25,12 +25,11 @@ struct HFShare: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as UsageError {
-            Output.err("hfshare: \(error.description)\n")
-            Foundation.exit(2)
-        } catch let error as SystemError {
-            Output.err("hfshare: \(Escape.text(error.description))\n")
-            Foundation.exit(2)
+        } catch let error as Failure {
+            // The one place an error becomes an exit status (0 healthy, 1 findings, 2 usage/runtime).
+            let message = error is SystemError ? Escape.text(error.description) : error.description
+            if !message.isEmpty { Output.err("hfshare: \(message)\n") }
+            Foundation.exit(error.exitStatus)
         } catch {
             let code = exitCode(for: error)
             if code == .success || code.rawValue == 1 || code.rawValue == 2 { exit(withError: error) }

@@ -116,7 +116,7 @@ struct Init: ParsableCommand {
             say("\(report.root): ready for group \(group) (\(report.scan?.entries ?? 0) entries checked)\n")
         }
         if report.needsAttention {
-            throw ExitCode(1)
+            throw OutcomeStatus.findings
         }
     }
 }

@@ -65,7 +65,7 @@ struct Migrate: ParsableCommand {
         let r = try Migrator.run(o, into: shared)
         if json {
             Output.out(String(decoding: r.json(), as: UTF8.self) + "\n")
-            if !r.complete { throw ExitCode(1) }
+            if !r.complete { throw OutcomeStatus.findings }
             return
         }
         let would = dryRun ? "would " : ""
@@ -89,6 +89,6 @@ struct Migrate: ParsableCommand {
             if r.policyFixed > 0 && !quiet { Output.out("policy applied to moved entries: \(r.policyFixed) fix(es)\n") }
             Output.out(r.sourceRemoved ? "\(r.source): removed\n" : r.complete ? "\(r.source): left as an empty hub cache\n" : "\(r.source): still holds what is listed above; run migrate again after fixing it\n")
         }
-        if !r.complete { throw ExitCode(1) }
+        if !r.complete { throw OutcomeStatus.findings }
     }
 }

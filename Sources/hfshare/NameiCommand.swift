@@ -96,7 +96,7 @@ struct Namei: ParsableCommand {
             let result = ClassicNamei.run(paths, flags: flags)
             FileHandle.standardOutput.write(Data(result.stdout))
             for w in result.warnings { Output.err("namei: \(w)\n") }
-            if result.status != 0 { throw ExitCode(result.status) }
+            if result.status != 0 { throw OutcomeStatus(result.status) }
             return
         }
         var query = NameiQuery(users: try NameiQuery.resolveUsers(names: user, groups: group, invokingUID: getuid()))
@@ -110,7 +110,7 @@ struct Namei: ParsableCommand {
         } else {
             Output.out(reports.map { $0.text() }.joined(separator: "\n"))
         }
-        if reports.contains(where: \.unknown) { throw ExitCode(2) }
-        if !reports.allSatisfy(\.ok) { throw ExitCode(1) }
+        if reports.contains(where: \.unknown) { throw OutcomeStatus.undecided }
+        if !reports.allSatisfy(\.ok) { throw OutcomeStatus.findings }
     }
 }

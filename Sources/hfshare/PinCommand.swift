@@ -90,6 +90,6 @@ struct UnpinCommand: ParsableCommand {
                 if n == 0 { missing = true; Output.out("not pinned: \(Escape.text(p.label))\n") } else { Output.out("unpinned \(Escape.text(p.label))\n") }
             }
         }
-        if missing { throw ExitCode(1) }
+        if missing { throw OutcomeStatus.findings }
     }
 }

@@ -59,7 +59,7 @@ struct Probe: ParsableCommand {
         } else {
             Output.out(ProbeText.render(result))
         }
-        if !result.failed.isEmpty { throw ExitCode(1) }
+        if !result.failed.isEmpty { throw OutcomeStatus.findings }
     }
 }
 

@@ -114,7 +114,7 @@ struct Prune: ParsableCommand {
         } else {
             Output.out(PruneText.render(r, quiet: quiet))
         }
-        if !r.complete { throw ExitCode(1) }
+        if !r.complete { throw OutcomeStatus.findings }
     }
 }
 

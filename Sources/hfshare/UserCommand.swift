@@ -65,7 +65,7 @@ struct UserAdd: ParsableCommand {
         let (names, shared) = try options.split(namesRequired: true)
         let results = try UserAdmin.add(names, to: shared)
         for r in results { Output.out(r.lines.joined(separator: "\n") + "\n") }
-        if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
+        if results.contains(where: { !$0.ok }) { throw OutcomeStatus.findings }
     }
 }
 
@@ -97,7 +97,7 @@ struct UserRemove: ParsableCommand {
         let (names, shared) = try options.split(namesRequired: true)
         let results = try UserAdmin.remove(names, from: shared)
         for r in results { Output.out(r.lines.joined(separator: "\n") + "\n") }
-        if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
+        if results.contains(where: { !$0.ok }) { throw OutcomeStatus.findings }
     }
 }
 

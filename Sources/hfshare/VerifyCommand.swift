@@ -96,7 +96,7 @@ struct VerifyCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             Output.out(String(decoding: data, as: UTF8.self) + "\n")
         }
-        if reports.contains(where: \.broken) { throw ExitCode(1) }
+        if reports.contains(where: \.broken) { throw OutcomeStatus.findings }
     }
 
     /// `[#####.....]  45%  1.2/2.0 GiB  850 MiB/s  ETA 1s` on stderr, only on a terminal.
