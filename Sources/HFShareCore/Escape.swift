@@ -61,7 +61,13 @@ public enum ByteName {
 
     /// Whether `s` holds bytes that are not UTF-8 (decoded escapes).
     public static func hasRawBytes(_ s: String) -> Bool {
-        s.utf8.contains(0xF4) && s.unicodeScalars.contains { $0.value >= base }
+        mayHaveRawBytes(s) && s.unicodeScalars.contains { $0.value >= base }
+    }
+
+    /// A byte 0xF4 (the lead byte of every escape) somewhere in `s`: one memchr on native strings.
+    @inline(__always)
+    static func mayHaveRawBytes(_ s: String) -> Bool {
+        s.utf8.withContiguousStorageIfAvailable { $0.isEmpty ? false : memchr($0.baseAddress!, 0xF4, $0.count) != nil } ?? s.utf8.contains(0xF4)
     }
 
     /// The exact bytes of a name or path decoded by `decode`.
@@ -78,7 +84,7 @@ public enum ByteName {
     /// Calls `body` with the NUL-terminated bytes of `s` (what the kernel must see).
     @inline(__always)
     public static func withCString<T>(_ s: String, _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
-        if !s.utf8.contains(0xF4) { return try s.withCString(body) }
+        if !mayHaveRawBytes(s) { return try s.withCString(body) }
         var b = bytes(s)
         b.append(0)
         return try b.withUnsafeBufferPointer { try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }

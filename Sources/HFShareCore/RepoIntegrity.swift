@@ -235,19 +235,29 @@ public enum RepoIntegrity {
     /// `snapshots/<commit>/<depth subdirs>/`, lands on `blobs/<name>` of the same repo.
     public static func blobName(linkTarget: [UInt8], depth: Int) -> [UInt8]? {
         guard linkTarget.first != 0x2F else { return nil }
-        var stack: [[UInt8]] = ["snapshots", "c"].map { Array($0.utf8) } + Array(repeating: Array("d".utf8), count: depth)
-        for part in linkTarget.split(separator: 0x2F) {
-            if part.elementsEqual([0x2E]) { continue }
-            if part.elementsEqual([0x2E, 0x2E]) {
-                if stack.isEmpty { return nil } // leaves the repo
-                stack.removeLast()
-                continue
+        // The link's directory is `snapshots/<commit>/<depth dirs>` (2 + depth components, none named
+        // `blobs`); only the components the target pushes are kept, as ranges (this runs for every link).
+        var base = 2 + depth
+        var pushed: [Range<Int>] = []
+        pushed.reserveCapacity(4)
+        var start = 0
+        let n = linkTarget.count
+        while start <= n {
+            var end = start
+            while end < n && linkTarget[end] != 0x2F { end += 1 }
+            let len = end - start
+            if len == 2 && linkTarget[start] == 0x2E && linkTarget[start + 1] == 0x2E {
+                if !pushed.isEmpty { pushed.removeLast() } else if base > 0 { base -= 1 } else { return nil } // leaves the repo
+            } else if len > 0 && !(len == 1 && linkTarget[start] == 0x2E) {
+                pushed.append(start..<end)
             }
-            stack.append(Array(part))
+            start = end + 1
         }
-        guard stack.count == 2, stack[0] == Array("blobs".utf8), !stack[1].isEmpty else { return nil }
-        return stack[1]
+        guard base == 0, pushed.count == 2, linkTarget[pushed[0]].elementsEqual(blobsBytes) else { return nil }
+        return Array(linkTarget[pushed[1]])
     }
+
+    private static let blobsBytes = Array("blobs".utf8)
 
     // MARK: the check
 
@@ -287,7 +297,7 @@ public enum RepoIntegrity {
     public static func findings(_ layout: Layout, repoName: String, repoPath: String, root: String,
                                 lockHeld: ([UInt8]) -> Bool = { _ in false }) -> [Finding] {
         var out: [Finding] = []
-        let commits = layout.snapshotCommits
+        let commits = Set(layout.snapshots.map { NameKey($0.commit) })
         // Details and paths stay exact (lossless); the output layer escapes them where it prints.
         func shown<S: Sequence>(_ b: S) -> String where S.Element == UInt8 { RepoIntegrity.display(b) }
         let repoID = RepoID(dirName: repoName)
@@ -305,13 +315,13 @@ public enum RepoIntegrity {
                                    detail: "\(repoID.rawDisplay)@\(name): content \(ref.stat.size > UInt64(maxRefBytes) ? "(\(ref.stat.size) bytes)" : "\"" + display(ref.raw) + "\" (\(ref.raw.count) bytes)"): \(why)",
                                    fix: trimmed == nil ? "rm \(Shell.quote(path))   (the client writes it again on the next online load)" : repair))
             }
-            if let commit, !commits.contains(Array(commit.utf8)) {
+            if let commit, !commits.contains(NameKey(Array(commit.utf8))) {
                 out.append(Finding(kind: .refDangling, path: path,
                                    detail: "\(repoID.rawDisplay)@\(name) -> \(commit): no snapshots/\(commit); offline loads of this revision fail",
                                    fix: "\(repoID.downloadCommand(revision: name))   (online), or: rm \(Shell.quote(path))"))
             }
         }
-        var referenced = Set<[UInt8]>()
+        var referenced = Set<NameKey>()
         var refsOf: [[UInt8]: [String]] = [:]
         for ref in layout.refs {
             if case .commit(let c) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
@@ -320,10 +330,15 @@ public enum RepoIntegrity {
         for snap in layout.snapshots.sorted(by: { $0.commit.lexicographicallyPrecedes($1.commit) }) {
             let commit = display(snap.commit)
             let rev = refsOf[snap.commit].map { $0.sorted().joined(separator: ",") } ?? commit
-            for file in snap.files.sorted(by: { $0.path.lexicographicallyPrecedes($1.path) }) {
+            // Only the broken links are sorted (for a stable order), not every file of every snapshot.
+            var broken: [SnapshotFile] = []
+            for file in snap.files {
+                if case .blobLink(_, let blob) = file.kind { referenced.insert(NameKey(blob)) }
+                if !file.present { broken.append(file) }
+            }
+            for file in broken.sorted(by: { $0.path.lexicographicallyPrecedes($1.path) }) {
                 switch file.kind {
-                case .blobLink(let target, let blob):
-                    referenced.insert(blob)
+                case .blobLink(let target, _):
                     if !file.present {
                         out.append(Finding(kind: .snapshotLinkBroken, path: repoPath + "/snapshots/" + commit + "/" + display(file.path),
                                            detail: "\(repoID.rawDisplay)@\(rev) file \(shown(file.path)) -> \(shown(target)): blob missing",
@@ -342,7 +357,7 @@ public enum RepoIntegrity {
         // Orphans only when every snapshot could be read: otherwise "nobody links to it" is unknown.
         if layout.snapshotsReadable && layout.foreignSnapshotEntries == 0 {
             for blob in layout.blobs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) })
-            where !referenced.contains(blob.name) && !layout.incompletes.contains(blob.name) && !lockHeld(blob.name) {
+            where !referenced.contains(NameKey(blob.name)) && !layout.incompletes.contains(blob.name) && !lockHeld(blob.name) {
                 let what = blob.target == nil ? "\(blob.stat.size) bytes" : "link to the shared store \(shown(blob.target!))"
                 out.append(Finding(kind: .blobOrphan, path: repoPath + "/blobs/" + display(blob.name),
                                    detail: "\(repoID.rawDisplay): \(what); no snapshot links to it",
