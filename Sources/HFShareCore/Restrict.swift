@@ -1,0 +1,116 @@
+import CHFShare
+import Foundation
+import Glibc
+
+/// What `hfshare readers add/remove` and `hfshare restrict/unrestrict` do to a cache: change the root-owned
+/// list (CuratedFile), make an exactly named restricted repo's dirs ahead of its first download, then
+/// bring the tree to the new rules with repair's own engine (the same walk, judge and actor, under the
+/// repair lock). Bad input (unknown group, the shared group itself, no ACLs) changes nothing.
+public enum Restrictions {
+    /// The dirs `restrict` makes for an exact repo: the repo dir and its `.locks` dir, under `hub/`.
+    public static func premade(_ repoDir: String) -> Set<String> { ["hub/" + repoDir, "hub/.locks/" + repoDir] }
+
+    /// The group for `--group` / a reader group: must exist, must not be G or a system group.
+    public static func group(_ name: String, shared: Policy, what: String) throws -> GroupRecord {
+        guard Validate.isPortableName(name) || name.allSatisfy(\.isNumber) else {
+            throw UsageError("group name \(Escape.text(name)): use letters, digits, '.', '_' and '-' only")
+        }
+        guard let g = NSS.resolveGroup(name) else {
+            throw UsageError("group '\(Escape.text(name))' does not exist (NSS); create it first (groupadd \(Escape.text(name))); nothing changed")
+        }
+        if g.gid == shared.gid {
+            throw UsageError("\(g.name) is the cache's own group (writers); a \(what) group must be another group; nothing changed")
+        }
+        if g.gid < 100 { throw UsageError("\(g.name) is a system group (gid \(g.gid)); refusing to make it a \(what) group; nothing changed") }
+        return g
+    }
+
+    /// The shared cache, with the ACL support the curated rules need.
+    public static func target(root: String) throws -> ScanOptions {
+        let target = try TargetOptions(roots: [root], group: nil, staleAge: 2 * 86400, rootIsMember: false, excludes: []).resolve(root: root)
+        guard target.policy.aclSupported else {
+            throw UsageError("\(Escape.text(target.root)): the filesystem has no POSIX ACLs (recorded by init); reader groups and restricted repos need them; nothing changed")
+        }
+        guard (try StateDir.openIfPresent(root: target.root)) != nil else {
+            throw UsageError("\(Escape.text(target.root)): not made by hfshare init (no \(Paths.stateDirectory)); run: sudo hfshare init \(Shell.quote(target.root)) --group NAME")
+        }
+        return target
+    }
+
+    /// Makes `hub/<repo>` and `hub/.locks/<repo>` (root-owned, group G, 2770, access and default ACL
+    /// `u::rwx,g::---,g:L:rwx,m::rwx,o::---`) when missing, so the first download by a licensed member
+    /// lands restricted. Through descriptors from ROOT, never following a symlink. Returns what it made.
+    public static func premake(root: String, repoDir: String, licensed: UInt32, policy: Policy, dryRun: Bool) throws -> [String] {
+        let rootFD = try Paths.openVerifiedDirectory(root)
+        var made: [String] = []
+        guard let hub = try? rootFD.openDirectory("hub") else { return [] }
+        var restricted = PosixACL([ACLEntry(.userObj, .rwx), ACLEntry(.groupObj, []), ACLEntry(.group(licensed), .rwx),
+                                   ACLEntry(.mask, .rwx), ACLEntry(.other, [])])
+        func make(_ parent: FD, _ name: String, acl: PosixACL, mode: UInt32, rel: String) throws {
+            if (try? parent.stat(name)) != nil { return }
+            made.append(FD.join(root, rel))
+            if dryRun { return }
+            try parent.mkdir(name, mode: 0o700)
+            let dir = try parent.openDirectory(name)
+            let st = try dir.stat()
+            guard st.uid == 0, st.type == .directory else { throw SystemError("mkdir", dir.path, EEXIST) }
+            try dir.chown(gid: policy.gid)
+            try ACLStore.write(acl, to: dir, .access)
+            try ACLStore.write(acl, to: dir, .default)
+            try dir.chmod(mode)
+        }
+        try make(hub, repoDir, acl: restricted, mode: 0o2770, rel: "hub/" + repoDir)
+        // hub/.locks is the group's (the client makes it on the first download otherwise).
+        if (try? hub.stat(".locks")) == nil {
+            try make(hub, ".locks", acl: policy.defaultACL, mode: policy.newDirectoryMode, rel: "hub/.locks")
+        }
+        if dryRun && (try? hub.stat(".locks")) == nil {
+            made.append(FD.join(root, "hub/.locks/" + repoDir))
+            return made
+        }
+        let locks = try hub.openDirectory(".locks")
+        restricted[.mask] = .rwx
+        try make(locks, repoDir, acl: restricted, mode: 0o2770, rel: "hub/.locks/" + repoDir)
+        return made
+    }
+
+    /// Brings ROOT to `file`'s rules: the repair walk with them (dry run: what it would change).
+    public static func apply(_ target: ScanOptions, _ file: CuratedFile, dryRun: Bool, sink: @escaping EventSink) throws -> ScanSummary {
+        var target = target
+        target.policy.curated = file.rules
+        for rule in file.restricted where rule.isExact { target.skeleton.formUnion(premade(rule.pattern)) }
+        target.fix = FixMode(dryRun: dryRun, breakOutsideLinks: true, addNamedGroupToDirectories: false)
+        let scanner = Scanner(target, sink: sink)
+        return try RepairLock.with(root: target.root, skip: dryRun) { try scanner.run() }
+    }
+
+    /// Repo dirs under `hub/` that a pattern matches now.
+    public static func matching(root: String, pattern: String) -> [String] {
+        guard let rootFD = try? Paths.openVerifiedDirectory(root), let hub = try? rootFD.openDirectory("hub"),
+              let names = try? hub.entries(shortReadIsEOF: false) else { return [] }
+        return names.filter { $0.type == .directory && fnmatch(pattern, $0.name, 0) == 0 }.map(\.name).sorted()
+    }
+
+    /// Members of L who are not members of G: they get a writer's rights inside the restricted repos
+    /// (one `group:L:rwx` entry serves both), which a reader must not have. Said by `restrict`.
+    public static func licensedNonWriters(_ l: GroupRecord, sharedGID: UInt32) -> [String] {
+        NSS.members(of: l).filter { u in u.gid != sharedGID && !NSS.groups(of: u).contains(sharedGID) }.map(\.name)
+    }
+
+    /// For `namei --user`: a path inside a restricted repo, and the user is not in its group: one line.
+    public static func explain(path: String, user: UserRecord) -> String? {
+        for root in Registry.roots() where path == root || path.hasPrefix(root + "/") {
+            guard let file = try? CuratedFile.load(root: root), !file.restricted.isEmpty else { continue }
+            let rel = String(path.dropFirst(root.count)).drop { $0 == "/" }
+            var parts = rel.split(separator: "/").map(String.init)
+            if parts.first == "hub" { parts.removeFirst() } else { continue }
+            if parts.first == ".locks" { parts.removeFirst() }
+            guard let repo = parts.first, let rule = file.rules.rule(repoDir: repo) else { continue }
+            let member = NSS.groups(of: user).contains(rule.gid)
+            return member
+                ? "\(repo) is restricted to group \(rule.group) ('hfshare restrict --list'); \(user.name) is in it"
+                : "\(repo) is restricted to group \(rule.group) (gated model; 'hfshare restrict --list'); \(user.name) is not in \(rule.group): ask the admin to add them once they accepted the licence (sudo gpasswd -a \(user.name) \(rule.group))"
+        }
+        return nil
+    }
+}
