@@ -142,10 +142,13 @@ public struct CuratedFile: Codable, Equatable, Sendable {
 public struct CuratedRules: Sendable, Equatable {
     public var readers: [UInt32]
     public var restricted: [RestrictRule]
+    /// Groups whose named entries repair removes: a reader group just removed, the licensed group of a
+    /// rule just lifted (`readers remove`, `unrestrict`; never recorded).
+    public var revoked: [UInt32] = []
 
     public init(readers: [UInt32] = [], restricted: [RestrictRule] = []) { self.readers = readers; self.restricted = restricted }
 
-    public var isEmpty: Bool { readers.isEmpty && restricted.isEmpty }
+    public var isEmpty: Bool { readers.isEmpty && restricted.isEmpty && revoked.isEmpty }
 
     /// The licensed group of a repo directory name, if a rule restricts it (the first matching rule).
     public func restrictedGID(repoDir name: String) -> UInt32? {

@@ -163,8 +163,16 @@ extension Policy {
         }
     }
 
+    /// An entry still carrying a named entry of a revoked group (access or default ACL): repair
+    /// removes it, a change no finding names (like init's `group:G:`).
+    public func hasRevoked(_ e: Entry) -> Bool {
+        guard aclSupported, !curated.revoked.isEmpty else { return false }
+        return curated.revoked.contains { e.access?[.group($0)] != nil || e.defaultACL?[.group($0)] != nil }
+    }
+
     /// Repair's access ACL for the curated rules (after the sharing rules made theirs).
     func curateAccessACL(_ acl: inout PosixACL, _ e: Entry, need: ACLPerms) {
+        for r in curated.revoked where r != e.restrictedTo && !curated.readers.contains(r) { acl[.group(r)] = nil }
         if isRestricted(e), let l = e.restrictedTo {
             acl[.groupObj] = []
             acl[.group(gid)] = nil
@@ -191,6 +199,7 @@ extension Policy {
 
     /// Repair's default ACL for the curated rules.
     func curateDefaultACL(_ acl: inout PosixACL, _ e: Entry) {
+        for r in curated.revoked where r != e.restrictedTo && !curated.readers.contains(r) { acl[.group(r)] = nil }
         if isRestricted(e), let l = e.restrictedTo {
             acl[.groupObj] = []
             acl[.group(gid)] = nil

@@ -76,8 +76,8 @@ public struct Judge: Sendable {
             v.reports = v.kinds.map { (finding($0, f), .found) }
             return v
         }
-        let wantsNamedGroup = fix.addNamedGroupToDirectories && e.stat.type == .directory
-            && policy.wantedAccessACL(e, addNamedGroup: true) != nil
+        let wantsNamedGroup = (fix.addNamedGroupToDirectories && e.stat.type == .directory
+            && policy.wantedAccessACL(e, addNamedGroup: true) != nil) || policy.hasRevoked(e)
         if v.kinds.isEmpty && !wantsNamedGroup { return v }
         let attributeKinds = v.kinds.filter { $0.fixable && $0 != .lockStale && $0 != .incompleteOld && $0 != .fileHardlinkOutside }
         v.reports = v.kinds.filter { !$0.fixable }.map { (finding($0, f), .left) }

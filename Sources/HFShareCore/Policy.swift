@@ -263,7 +263,7 @@ public struct Policy: Sendable {
         let need: ACLPerms = e.stat.type == .directory ? .rwx : .rw
         var acl = e.access ?? PosixACL(mode: e.stat.mode)
         let before = acl
-        let curatedApplies = isRestricted(e) || !curated.readers.isEmpty
+        let curatedApplies = isRestricted(e) || !curated.readers.isEmpty || !curated.revoked.isEmpty
         if !acl.isExtended && !addNamedGroup && !curatedApplies { return nil }
         if (addNamedGroup && !isRestricted(e)) || acl[.group(gid)] != nil {
             acl[.group(gid)] = (acl[.group(gid)] ?? []).union(need)
@@ -293,7 +293,7 @@ public struct Policy: Sendable {
     public func wantedDefaultACL(_ e: Entry) -> PosixACL? {
         guard aclSupported, !e.isCode, e.stat.type == .directory else { return nil }
         if defaultACLViolations(e.defaultACL, licensed: e.restrictedTo).isEmpty && defaultDenials(e).isEmpty
-            && curatedDefaultViolations(e).isEmpty { return nil }
+            && curatedDefaultViolations(e).isEmpty && !hasRevoked(e) { return nil }
         var acl = e.defaultACL ?? PosixACL([])
         for entry in acl.entries {
             if case .user(let uid) = entry.tag, isMember(uid) { acl[.user(uid)] = entry.perms.union(.rwx) }

@@ -8,7 +8,7 @@ import Glibc
 /// repair lock). Bad input (unknown group, the shared group itself, no ACLs) changes nothing.
 public enum Restrictions {
     /// The dirs `restrict` makes for an exact repo: the repo dir and its `.locks` dir, under `hub/`.
-    public static func premade(_ repoDir: String) -> Set<String> { ["hub/" + repoDir, "hub/.locks/" + repoDir] }
+    public static func premade(_ repoDir: String) -> Set<String> { ["hub/" + repoDir, "hub/.locks", "hub/.locks/" + repoDir] }
 
     /// The group for `--group` / a reader group: must exist, must not be G or a system group.
     public static func group(_ name: String, shared: Policy, what: String) throws -> GroupRecord {
@@ -75,9 +75,10 @@ public enum Restrictions {
     }
 
     /// Brings ROOT to `file`'s rules: the repair walk with them (dry run: what it would change).
-    public static func apply(_ target: ScanOptions, _ file: CuratedFile, dryRun: Bool, sink: @escaping EventSink) throws -> ScanSummary {
+    public static func apply(_ target: ScanOptions, _ file: CuratedFile, revoked: [UInt32] = [], dryRun: Bool, sink: @escaping EventSink) throws -> ScanSummary {
         var target = target
         target.policy.curated = file.rules
+        target.policy.curated.revoked = revoked
         for rule in file.restricted where rule.isExact { target.skeleton.formUnion(premade(rule.pattern)) }
         target.fix = FixMode(dryRun: dryRun, breakOutsideLinks: true, addNamedGroupToDirectories: false)
         let scanner = Scanner(target, sink: sink)
@@ -112,5 +113,62 @@ public enum Restrictions {
                 : "\(repo) is restricted to group \(rule.group) (gated model; 'hfshare restrict --list'); \(user.name) is not in \(rule.group): ask the admin to add them once they accepted the licence (sudo gpasswd -a \(user.name) \(rule.group))"
         }
         return nil
+    }
+}
+
+/// One change of the curated list and its application, for the `readers` and `restrict` commands.
+public struct CuratedChange: Sendable {
+    public var root: String
+    public var dryRun: Bool
+    /// Run repair with the new rules afterwards (the default).
+    public var repair: Bool = true
+
+    public init(root: String, dryRun: Bool, repair: Bool = true) { self.root = root; self.dryRun = dryRun; self.repair = repair }
+
+    public struct Outcome: Sendable {
+        /// One line per step (recorded, made, profile), already worded for the dry run.
+        public var steps: [String] = []
+        public var file = CuratedFile()
+        public var summary: ScanSummary?
+    }
+
+    /// Changes the list (`change` returns lines saying what it did), makes premade dirs, refreshes the
+    /// profile, and repairs with `revoked` groups' entries removed.
+    public func run(revoked: (CuratedFile, CuratedFile) -> [UInt32] = { _, _ in [] },
+                    sink: @escaping EventSink, _ change: (inout CuratedFile, Policy) throws -> [String]) throws -> Outcome {
+        let target = try Restrictions.target(root: root)
+        var out = Outcome()
+        let before = try CuratedFile.load(root: target.root)
+        var lines: [String] = []
+        out.file = try CuratedFile.update(root: target.root, dryRun: dryRun) { file in lines = try change(&file, target.policy) }
+        out.steps += lines
+        let would = dryRun ? "would " : ""
+        for rule in out.file.restricted where rule.isExact {
+            for path in try Restrictions.premake(root: target.root, repoDir: rule.pattern, licensed: rule.gid, policy: target.policy, dryRun: dryRun) {
+                out.steps.append(path.hasSuffix("/hub/.locks") ? "\(would)make \(Escape.text(path))"
+                    : "\(would)make \(Escape.text(path)) (restricted to \(rule.group), so the first download lands restricted)")
+            }
+        }
+        if out.file.readers != before.readers, Profile.refresh(root: target.root, policy: target.policy, readers: out.file.readers.map(\.group), dryRun: dryRun) {
+            out.steps.append("\(would)rewrite \(Paths.profilePath) (readers' branch)")
+        }
+        if repair {
+            out.summary = try Restrictions.apply(target, out.file, revoked: revoked(before, out.file), dryRun: dryRun, sink: sink)
+        }
+        return out
+    }
+}
+
+extension Profile {
+    /// Rewrites `/etc/profile.d/hfshare.sh` with the readers' branch when init wrote it for this ROOT.
+    /// Returns whether it changed (or, dry run, would).
+    public static func refresh(root: String, policy: Policy, readers: [String], dryRun: Bool) -> Bool {
+        guard let data = FileManager.default.contents(atPath: Paths.profilePath),
+              let text = String(data: data, encoding: .utf8), text.hasPrefix("# Written by hfshare init"),
+              text.contains("# Shared Hugging Face cache \(Escape.text(root)) for members") else { return false }
+        let new = render(root: root, group: policy.groupName, acl: policy.aclSupported, readers: readers)
+        if new == text { return false }
+        if dryRun { return true }
+        return (try? Files.writeAtomically(Paths.profilePath, Data(new.utf8), mode: 0o644)) ?? false
     }
 }

@@ -426,7 +426,7 @@ public final class Scanner: @unchecked Sendable {
             facts.downloadHeld = true
         }
         facts.outsideLink = outsideLink
-        if judge.kinds(facts).isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) { return }
+        if judge.kinds(facts).isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) && !policy.hasRevoked(e) { return }
         facts.path = absolute(place.rel)
         let verdict = judge.judge(facts)
         for (f, outcome) in verdict.reports { emit(f, outcome) }
