@@ -56,12 +56,18 @@ public struct CuratedFile: Codable, Equatable, Sendable {
     public var format = 1
     public var readers: [ReaderGroup] = []
     public var restricted: [RestrictRule] = []
+    /// Repo dirs `restrict` made (root's) ahead of a first download: their root owner is no finding,
+    /// also after `unrestrict` (they are kept; `init`'s own dirs are treated the same way).
+    public var premade: [String]? = nil
 
     public static let name = "curated.json"
 
     public init(readers: [ReaderGroup] = [], restricted: [RestrictRule] = []) { self.readers = readers; self.restricted = restricted }
 
     public var isEmpty: Bool { readers.isEmpty && restricted.isEmpty }
+
+    /// Every repo dir that may be root's because hfshare made it: recorded ones and exact rules.
+    public var premadeRepos: [String] { Array(Set((premade ?? []) + restricted.filter(\.isExact).map(\.pattern))).sorted() }
 
     public static func decode(_ data: Data, path: String) throws -> CuratedFile {
         do { return try JSONDecoder().decode(CuratedFile.self, from: data) } catch {

@@ -166,7 +166,10 @@ public enum Initializer {
         if !readerGroups.isEmpty {
             let add = { (file: inout CuratedFile) in for g in readerGroups { _ = file.addReader(ReaderGroup(group: g.name, gid: g.gid)) } }
             let before = curated
-            if o.dryRun { add(&curated) } else { curated = try CuratedFile.update(root: rootPath, add) }
+            if o.dryRun { add(&curated) } else {
+                curated = try CuratedFile.update(root: rootPath, add)
+                try StateAccess.share(root: rootPath, readers: curated.readers.map(\.gid), revoked: [])
+            }
             if curated != before { report.plan.append("record reader group(s) \(readerGroups.map(\.name).joined(separator: ", ")) in \(rootPath)/\(Paths.stateDirectory)/\(CuratedFile.name)") }
         }
         policy.curated = report.aclSupported ? curated.rules : CuratedRules()
@@ -175,7 +178,7 @@ public enum Initializer {
         // The tree: the same engine and rules as repair (never breaks a hard link to outside: reports it).
         if exists || !o.dryRun {
             var scanOptions = ScanOptions(root: rootPath, policy: policy, rootIsMember: o.rootIsMember)
-            for rule in curated.restricted where rule.isExact { scanOptions.skeleton.formUnion(Restrictions.premade(rule.pattern)) }
+            for repo in curated.premadeRepos { scanOptions.skeleton.formUnion(Restrictions.premade(repo)) }
             scanOptions.fix = FixMode(dryRun: o.dryRun, breakOutsideLinks: false, addNamedGroupToDirectories: true)
             let changed = report.changed, unfixed = report.unfixed
             var needsAttention = false

@@ -259,6 +259,10 @@ public struct Policy: Sendable {
     /// ACL, or one whose entries already grant G; chmod then fixes mask and other).
     /// `addNamedGroup` adds `group:G:` (init does so on directories).
     public func wantedAccessACL(_ e: Entry, addNamedGroup: Bool = false) -> PosixACL? {
+        if e.isCode && hasRevoked(e), var acl = e.access {
+            for r in curated.revoked { acl[.group(r)] = nil }
+            return acl
+        }
         guard aclSupported, !e.isCode, e.stat.type == .directory || (e.stat.type == .regular && !e.isToken) else { return nil }
         let need: ACLPerms = e.stat.type == .directory ? .rwx : .rw
         var acl = e.access ?? PosixACL(mode: e.stat.mode)
@@ -291,6 +295,10 @@ public struct Policy: Sendable {
     /// The default ACL a directory should have, or nil if it already grants what the policy needs.
     /// Named entries an admin added stay; a stricter `other::` stays.
     public func wantedDefaultACL(_ e: Entry) -> PosixACL? {
+        if e.isCode && hasRevoked(e), var acl = e.defaultACL {
+            for r in curated.revoked { acl[.group(r)] = nil }
+            return acl
+        }
         guard aclSupported, !e.isCode, e.stat.type == .directory else { return nil }
         if defaultACLViolations(e.defaultACL, licensed: e.restrictedTo).isEmpty && defaultDenials(e).isEmpty
             && curatedDefaultViolations(e).isEmpty && !hasRevoked(e) { return nil }

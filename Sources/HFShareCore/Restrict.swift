@@ -79,7 +79,7 @@ public enum Restrictions {
         var target = target
         target.policy.curated = file.rules
         target.policy.curated.revoked = revoked
-        for rule in file.restricted where rule.isExact { target.skeleton.formUnion(premade(rule.pattern)) }
+        for repo in file.premadeRepos { target.skeleton.formUnion(premade(repo)) }
         target.fix = FixMode(dryRun: dryRun, breakOutsideLinks: true, addNamedGroupToDirectories: false)
         let scanner = Scanner(target, sink: sink)
         return try RepairLock.with(root: target.root, skip: dryRun) { try scanner.run() }
@@ -99,7 +99,7 @@ public enum Restrictions {
     }
 
     /// For `namei --user`: a path inside a restricted repo, and the user is not in its group: one line.
-    public static func explain(path: String, user: UserRecord) -> String? {
+    public static func explain(path: String, userName: String, gids: [UInt32]) -> String? {
         for root in Registry.roots() where path == root || path.hasPrefix(root + "/") {
             guard let file = try? CuratedFile.load(root: root), !file.restricted.isEmpty else { continue }
             let rel = String(path.dropFirst(root.count)).drop { $0 == "/" }
@@ -107,10 +107,8 @@ public enum Restrictions {
             if parts.first == "hub" { parts.removeFirst() } else { continue }
             if parts.first == ".locks" { parts.removeFirst() }
             guard let repo = parts.first, let rule = file.rules.rule(repoDir: repo) else { continue }
-            let member = NSS.groups(of: user).contains(rule.gid)
-            return member
-                ? "\(repo) is restricted to group \(rule.group) ('hfshare restrict --list'); \(user.name) is in it"
-                : "\(repo) is restricted to group \(rule.group) (gated model; 'hfshare restrict --list'); \(user.name) is not in \(rule.group): ask the admin to add them once they accepted the licence (sudo gpasswd -a \(user.name) \(rule.group))"
+            if gids.contains(rule.gid) { return nil }
+            return "\(Escape.text(repo)) is restricted to group \(rule.group) (gated model, 'hfshare restrict --list') and \(userName) is not in it: once they accepted the licence, sudo gpasswd -a \(userName) \(rule.group)"
         }
         return nil
     }
@@ -144,7 +142,12 @@ public struct CuratedChange: Sendable {
         out.steps += lines
         let would = dryRun ? "would " : ""
         for rule in out.file.restricted where rule.isExact {
-            for path in try Restrictions.premake(root: target.root, repoDir: rule.pattern, licensed: rule.gid, policy: target.policy, dryRun: dryRun) {
+            let made = try Restrictions.premake(root: target.root, repoDir: rule.pattern, licensed: rule.gid, policy: target.policy, dryRun: dryRun)
+            if !made.isEmpty && !(out.file.premade ?? []).contains(rule.pattern) {
+                out.file.premade = ((out.file.premade ?? []) + [rule.pattern]).sorted()
+                if !dryRun { out.file = try CuratedFile.update(root: target.root) { $0.premade = out.file.premade } }
+            }
+            for path in made {
                 out.steps.append(path.hasSuffix("/hub/.locks") ? "\(would)make \(Escape.text(path))"
                     : "\(would)make \(Escape.text(path)) (restricted to \(rule.group), so the first download lands restricted)")
             }
@@ -152,6 +155,7 @@ public struct CuratedChange: Sendable {
         if out.file.readers != before.readers, Profile.refresh(root: target.root, policy: target.policy, readers: out.file.readers.map(\.group), dryRun: dryRun) {
             out.steps.append("\(would)rewrite \(Paths.profilePath) (readers' branch)")
         }
+        if !dryRun { try StateAccess.share(root: target.root, readers: out.file.readers.map(\.gid), revoked: revoked(before, out.file)) }
         if repair {
             out.summary = try Restrictions.apply(target, out.file, revoked: revoked(before, out.file), dryRun: dryRun, sink: sink)
         }
@@ -170,5 +174,58 @@ extension Profile {
         if new == text { return false }
         if dryRun { return true }
         return (try? Files.writeAtomically(Paths.profilePath, Data(new.utf8), mode: 0o644)) ?? false
+    }
+}
+
+/// Which role `hfshare env` renders: a reader group's, or nil for a writer's.
+public enum ReaderRole {
+    public static func resolve(root: String, sharedGID: UInt32, asked: String?, uid: UInt32 = getuid()) throws -> ReaderGroup? {
+        let readers = try CuratedFile.load(root: root).readers
+        if let asked {
+            guard let r = readers.first(where: { $0.group == asked || String($0.gid) == asked }) else {
+                throw UsageError("\(Escape.text(asked)) is not a reader group of \(Escape.text(root)) (hfshare readers list)")
+            }
+            return r
+        }
+        guard !readers.isEmpty, let me = NSS.user(uid: uid) else { return nil }
+        let gids = NSS.groups(of: me)
+        if gids.contains(sharedGID) { return nil }
+        return readers.first { gids.contains($0.gid) }
+    }
+}
+
+/// Reader groups need the state dir's public files (config.json, curated.json: `hfshare env`,
+/// `readers list`) on an `--other none` cache, whose state dir is 2750 for G. They get `group:R:r-x`
+/// on the dir (a default entry too, so files rewritten later keep it) and `group:R:r--` on its
+/// group-readable files: read only, so the dir stays unwritable by anybody but root (StateDir's trust).
+public enum StateAccess {
+    public static func share(root: String, readers: [UInt32], revoked: [UInt32]) throws {
+        guard !readers.isEmpty || !revoked.isEmpty, let state = try StateDir.openIfPresent(root: root) else { return }
+        func adjust(_ acl: inout PosixACL, _ perms: ACLPerms) {
+            for r in revoked where !readers.contains(r) { acl[.group(r)] = nil }
+            for r in readers { acl[.group(r)] = perms }
+            if acl.isExtended { acl[.mask] = (acl[.groupObj] ?? []).union(perms).subtracting(.write) }
+        }
+        let st = try state.fd.stat()
+        var access = try ACLStore.read(state.fd, .access) ?? PosixACL(mode: st.mode)
+        let before = access
+        adjust(&access, .rx)
+        if access != before { try ACLStore.write(access, to: state.fd, .access) }
+        var dflt = try ACLStore.read(state.fd, .default) ?? PosixACL(mode: st.mode)
+        let beforeDefault = try ACLStore.read(state.fd, .default)
+        adjust(&dflt, .rx)
+        if dflt != beforeDefault {
+            if dflt.isExtended { try ACLStore.write(dflt, to: state.fd, .default) } else { state.fd.removeXattr("system.posix_acl_default") }
+        }
+        for (name, type) in try state.fd.entries() where type == .regular {
+            guard let f = try? state.fd.openat(name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC) else { continue }
+            let fst = try f.stat()
+            guard fst.type == .regular, fst.uid == 0, fst.nlink == 1 else { continue }
+            var acl = try ACLStore.read(f, .access) ?? PosixACL(mode: fst.mode)
+            let was = acl
+            // Private files (locks, verify records) only lose entries (a default entry gave them one, masked to ---).
+            if fst.permissions & 0o040 != 0 { adjust(&acl, .read) } else { for r in revoked { acl[.group(r)] = nil } }
+            if acl != was { try ACLStore.write(acl, to: f, .access) }
+        }
     }
 }

@@ -62,7 +62,7 @@ public struct TargetOptions: Sendable {
         policy.curated = curated.rules
         var o = ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember || (config?.rootIsMember ?? false))
         // `restrict` makes an exact repo's dirs as root ahead of its first download: not owner findings.
-        for rule in curated.restricted where rule.isExact { o.skeleton.formUnion(Restrictions.premade(rule.pattern)) }
+        for repo in curated.premadeRepos { o.skeleton.formUnion(Restrictions.premade(repo)) }
         o.excludes = excludes
         o.recordMismatch = cache.mismatch
         return o
