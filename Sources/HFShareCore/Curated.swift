@@ -35,7 +35,7 @@ public struct RestrictRule: Codable, Equatable, Sendable, Comparable {
 
     /// `models--org--name`, `datasets--org--*`, or `org/name`, `datasets/org/name` (no glob) for one repo.
     public static func parsePattern(_ text: String) throws -> String {
-        guard !text.isEmpty, !text.contains("\0"), text.utf8.count < 256,
+        guard !text.isEmpty, !text.contains("\0"), text.utf8.count < 256, !text.contains(".."), !text.hasPrefix("."),
               !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw UsageError("\(Escape.text(text)): not a repo pattern; use a cache dir name or glob such as 'models--meta-llama--*', or ORG/NAME")
         }
@@ -151,6 +151,8 @@ public struct CuratedRules: Sendable, Equatable {
     /// Groups whose named entries repair removes: a reader group just removed, the licensed group of a
     /// rule just lifted (`readers remove`, `unrestrict`; never recorded).
     public var revoked: [UInt32] = []
+    /// Shared-store blobs (`XX/HASH`) only repos of one licensed group use (StoreUse), and that group.
+    public var store: [String: UInt32] = [:]
 
     public init(readers: [UInt32] = [], restricted: [RestrictRule] = []) { self.readers = readers; self.restricted = restricted }
 
@@ -205,4 +207,55 @@ public final class GroupMemberships: @unchecked Sendable {
     }
 
     public func isMember(_ uid: UInt32, of gid: UInt32) -> Bool { cache(gid).membership(of: uid) == .member }
+
+    /// Answers given in advance (pure tests, no NSS).
+    public func preset(_ gid: UInt32, known: [UInt32: MembershipCache.Membership]) {
+        lock.lock(); defer { lock.unlock() }
+        caches[gid] = MembershipCache(gid: gid, known: known)
+    }
+}
+
+/// The client's cache-wide shared store (`hub/blobs/<2 hex>/<xet hash>`, huggingface_hub 2.x): repo
+/// blobs are symlinks `../../blobs/XX/HASH` into it. A store blob that only repos restricted to one
+/// group L use is restricted to L; one that an unrestricted repo (or repos of two licensed groups)
+/// also uses is the same public bytes that repo serves and stays shared.
+public enum StoreUse {
+    /// `XX/HASH` (store-relative) -> the one licensed group of every repo linking to it, for the store
+    /// blobs only restricted repos use. Empty without rules or without `hub/blobs`.
+    public static func restricted(root: String, rules: CuratedRules) -> [String: UInt32] {
+        guard !rules.restricted.isEmpty, let rootFD = try? Paths.openVerifiedDirectory(root),
+              let hub = try? rootFD.openDirectory("hub"), (try? hub.stat("blobs"))?.type == .directory,
+              let repos = try? hub.entries() else { return [:] }
+        var users: [String: Set<UInt32?>] = [:]
+        for (name, type) in repos where type == .directory && RepoIntegrity.isRepoDirName(Array(name.utf8)) {
+            guard let repo = try? hub.openDirectory(name, noatime: true), let blobs = try? repo.openDirectory("blobs", noatime: true),
+                  let list = try? blobs.entries() else { continue }
+            let gid = rules.restrictedGID(repoDir: name)
+            for (blob, btype) in list where btype == .symlink {
+                guard let target = try? blobs.readlink(blob), let key = storeKey(target) else { continue }
+                users[key, default: []].insert(gid)
+            }
+        }
+        var out: [String: UInt32] = [:]
+        for (key, gids) in users where gids.count == 1 { if let gid = gids.first! { out[key] = gid } }
+        return out
+    }
+
+    /// `../../blobs/XX/HASH` -> `XX/HASH`.
+    static func storeKey(_ target: String) -> String? {
+        let parts = target.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "..", parts[1] == "..", parts[2] == "blobs", parts[3].count == 2,
+              !parts[4].isEmpty, parts[4] != "..", parts[4] != "." else { return nil }
+        return parts[3] + "/" + parts[4]
+    }
+}
+
+extension CuratedRules {
+    /// The licensed group of a store blob named `name` in the directory at `dirRel` (`hub/blobs/XX`),
+    /// or of its `<hash>.refs` manifest (which names the repos using it).
+    public func storeGID(dirRel: String, name: String) -> UInt32? {
+        guard !store.isEmpty, dirRel.hasPrefix("hub/blobs/") else { return nil }
+        let hash = name.hasSuffix(".refs") ? String(name.dropLast(5)) : name
+        return store[String(dirRel.dropFirst(10)) + "/" + hash]
+    }
 }

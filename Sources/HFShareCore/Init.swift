@@ -173,6 +173,7 @@ public enum Initializer {
             if curated != before { report.plan.append("record reader group(s) \(readerGroups.map(\.name).joined(separator: ", ")) in \(rootPath)/\(Paths.stateDirectory)/\(CuratedFile.name)") }
         }
         policy.curated = report.aclSupported ? curated.rules : CuratedRules()
+        if exists { policy.curated.store = StoreUse.restricted(root: rootPath, rules: policy.curated) }
         report.profile = Profile.render(root: rootPath, group: config.group, acl: report.aclSupported, readers: curated.readers.map(\.group))
 
         // The tree: the same engine and rules as repair (never breaks a hard link to outside: reports it).

@@ -79,6 +79,7 @@ public enum Restrictions {
         var target = target
         target.policy.curated = file.rules
         target.policy.curated.revoked = revoked
+        target.policy.curated.store = StoreUse.restricted(root: target.root, rules: target.policy.curated)
         for repo in file.premadeRepos { target.skeleton.formUnion(premade(repo)) }
         target.fix = FixMode(dryRun: dryRun, breakOutsideLinks: true, addNamedGroupToDirectories: false)
         let scanner = Scanner(target, sink: sink)

@@ -306,7 +306,8 @@ public final class Scanner: @unchecked Sendable {
             }
             var acl: PosixACL?
             if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
-            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode, restrictedTo: work.restrictedTo)
+            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode,
+                                 restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil)
         }
         cond.lock()
@@ -473,7 +474,8 @@ public final class Scanner: @unchecked Sendable {
                     if st.type == .regular && policy.aclSupported { acl = try ACLStore.readEntry(in: dir, name) }
                     let underLocks = rel.split(separator: "/").dropLast().contains(".locks")
                     let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks, isCode: rel.hasPrefix("modules/"),
-                                         restrictedTo: policy.curated.restrictedGID(rel: rel))
+                                         restrictedTo: policy.curated.restrictedGID(rel: rel)
+                                            ?? policy.curated.storeGID(dirRel: parentRel, name: name))
                     let depth = rel.split(separator: "/").count - 1
                     handle(e, at: Place(parentRel: parentRel, name: name, depth: depth), in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
                 } catch {

@@ -60,6 +60,7 @@ public struct TargetOptions: Sendable {
         // issue #17: reader groups and restricted repos (root's curated.json); none for a bare cache.
         let curated = try CuratedFile.load(root: root)
         policy.curated = curated.rules
+        policy.curated.store = StoreUse.restricted(root: root, rules: policy.curated)
         var o = ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember || (config?.rootIsMember ?? false))
         // `restrict` makes an exact repo's dirs as root ahead of its first download: not owner findings.
         for repo in curated.premadeRepos { o.skeleton.formUnion(Restrictions.premade(repo)) }
