@@ -144,6 +144,9 @@ public enum Initializer {
                 report.aclSupported = probe.aclPolicyWorks
             }
             policy.aclSupported = report.aclSupported
+            // New dirs get the readers' entries at once (recorded ones and --readers), not from the walk.
+            let recordedReaders = (try? CuratedFile.load(root: rootPath, state: stateDir).readers.map(\.gid)) ?? []
+            policy.curated.readers = report.aclSupported ? Array(Set(recordedReaders + readerGroups.map(\.gid))).sorted() : []
             // Readable by members (the config), writable by root only.
             if try state.stat().gid != gid { try state.chown(gid: gid) }
             if try state.stat().permissions != stateMode { try state.chmod(stateMode) }
@@ -230,9 +233,10 @@ public enum Initializer {
         try dir.chown(gid: policy.gid)
         if policy.aclSupported {
             var access = policy.defaultACL
+            for r in policy.curated.readers { access[.group(r)] = .rx } // reader groups (issue #17): r-x
             access[.other] = policy.other.perms
             try ACLStore.write(access, to: dir, .access)
-            try ACLStore.write(policy.defaultACL, to: dir, .default)
+            try ACLStore.write(access, to: dir, .default)
         }
         try dir.chmod(policy.newDirectoryMode)
     }
