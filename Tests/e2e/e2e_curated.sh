@@ -145,8 +145,8 @@ check "$U cannot open its blobs or list its dirs directly" fails as "$U" sh -c "
 check "$RD (reader) cannot read big-model either" fails as "$RD" sh -c "cat '$blob' >/dev/null || ls '$root/hub/$big' >/dev/null"
 stays_shared() { writer_offline "$U" verify "$m" hfshare-test/tiny-model v1 && reader verify "$m" hfshare-test/tiny-model v1; }
 check "tiny-model stays shared: $U and $RD load v1 and v2 offline" stays_shared
-namei_says() { local out; out=$("$HFSHARE" namei --user "$U" "$blob" 2>&1 || true); echo "$out"; grep -q "restricted to group $L" <<<"$out"; }
-check "namei --user $U explains the refusal: the repo is restricted to $L" namei_says
+namei_says() { local out; out=$("$HFSHARE" namei --user "$U" "$blob" 2>&1 || true); echo "$out"; grep -q "restricted to group $L" <<<"$out" && ! grep -q setfacl <<<"$out"; }
+check "namei --user $U explains the refusal: the repo is restricted to $L (and suggests no setfacl)" namei_says
 check "audit clean after repair (restricted repo downloaded)" repaired_clean
 
 # --- each deliberate breakage is reported, repaired, and the kernel agrees ---------------------------
