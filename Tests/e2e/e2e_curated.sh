@@ -182,6 +182,7 @@ check "$W still loads big-model offline after repair" loads_big
 cp "$root/.hfshare/curated.json" "$T/curated.before"
 check "restrict with an unknown group: exit 2, nothing changed" sh -c "'$HFSHARE' restrict 'models--x--*' --group nosuchgroup$$ --root '$root'; test \$? = 2 && cmp '$T/curated.before' '$root/.hfshare/curated.json'"
 check "readers add of the shared group itself: exit 2, nothing changed" sh -c "'$HFSHARE' readers add '$G' --root '$root'; test \$? = 2 && cmp '$T/curated.before' '$root/.hfshare/curated.json'"
+check "init --readers with an unknown group: exit 2, nothing changed" sh -c "'$HFSHARE' init '$root' --group '$G' --other none --no-profile --readers nosuchgroup$$; test \$? = 2 && cmp '$T/curated.before' '$root/.hfshare/curated.json'"
 check "a member cannot restrict (exit 2)" sh -c "setpriv --reuid='$W' --regid='$(id -g "$W")' --init-groups '$HFSHARE' restrict 'models--x--*' --group '$L' --root '$root'; test \$? = 2"
 check "unrestrict big-model: $U loads it offline after the repair it runs" sh -c "'$HFSHARE' unrestrict hfshare-test/big-model --root '$root' >/dev/null" 
 check "$U reads big-model config offline now" writer_offline "$U" fetch "$m" hfshare-test/big-model main config.json
