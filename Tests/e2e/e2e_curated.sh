@@ -188,6 +188,7 @@ check "unrestrict big-model: $U loads it offline after the repair it runs" sh -c
 check "$U reads big-model config offline now" writer_offline "$U" fetch "$m" hfshare-test/big-model main config.json
 no_reader_entries() { "$HFSHARE" readers remove "$R" --root "$root" >/dev/null || return 1; ! getfacl -Rp "$root" 2>/dev/null | grep -E "^# file|:$R:" | grep -B1 ":$R:"; }
 check "readers remove $R: its ACL entries are gone (state dir included)" no_reader_entries
+check "readers remove rewrote the profile without the readers' branch" fails grep -q HF_HUB_OFFLINE "$HFSHARE_PROFILE"
 check "audit clean after unrestrict and readers remove" audit_clean
 
 echo "$passed passed, $failed failed"
