@@ -222,10 +222,14 @@ public final class GroupMemberships: @unchecked Sendable {
 public enum StoreUse {
     /// `XX/HASH` (store-relative) -> the one licensed group of every repo linking to it, for the store
     /// blobs only restricted repos use. Empty without rules or without `hub/blobs`.
-    public static func restricted(root: String, rules: CuratedRules) -> [String: UInt32] {
+    public static func restricted(root: String, rules: CuratedRules) -> [String: UInt32] { use(root: root, rules: rules).restricted }
+
+    /// Both answers: the restricted store blobs, and those a restricted repo shares with an unrestricted
+    /// repo or another licensed group (left readable: the same public bytes; `restrict` says how many).
+    public static func use(root: String, rules: CuratedRules) -> (restricted: [String: UInt32], shared: [String]) {
         guard !rules.restricted.isEmpty, let rootFD = try? Paths.openVerifiedDirectory(root),
               let hub = try? rootFD.openDirectory("hub"), (try? hub.stat("blobs"))?.type == .directory,
-              let repos = try? hub.entries() else { return [:] }
+              let repos = try? hub.entries() else { return ([:], []) }
         var users: [String: Set<UInt32?>] = [:]
         for (name, type) in repos where type == .directory && RepoIntegrity.isRepoDirName(Array(name.utf8)) {
             guard let repo = try? hub.openDirectory(name, noatime: true), let blobs = try? repo.openDirectory("blobs", noatime: true),
@@ -238,7 +242,8 @@ public enum StoreUse {
         }
         var out: [String: UInt32] = [:]
         for (key, gids) in users where gids.count == 1 { if let gid = gids.first! { out[key] = gid } }
-        return out
+        let shared = users.filter { $0.value.count > 1 && $0.value.contains { $0 != nil } }.map(\.key).sorted()
+        return (out, shared)
     }
 
     /// `../../blobs/XX/HASH` -> `XX/HASH`.

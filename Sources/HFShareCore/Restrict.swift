@@ -157,6 +157,12 @@ public struct CuratedChange: Sendable {
             out.steps.append("\(would)rewrite \(Paths.profilePath) (readers' branch)")
         }
         if !dryRun { try StateAccess.share(root: target.root, readers: out.file.readers.map(\.gid), revoked: revoked(before, out.file)) }
+        if !out.file.restricted.isEmpty {
+            let shared = StoreUse.use(root: target.root, rules: out.file.rules).shared
+            if !shared.isEmpty {
+                out.steps.append("note: \(shared.count) blob(s) of the shared store \(Escape.text(target.root))/hub/blobs are used by a restricted repo and by an unrestricted one (or another licensed group's): the same bytes that repo serves, left readable by the group")
+            }
+        }
         if repair {
             out.summary = try Restrictions.apply(target, out.file, revoked: revoked(before, out.file), dryRun: dryRun, sink: sink)
         }

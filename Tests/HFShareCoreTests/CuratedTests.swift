@@ -160,6 +160,7 @@ import Testing
         var rules = CuratedRules(restricted: [RestrictRule(pattern: "models--meta-llama--*", group: "llama", gid: 10)])
         rules.store = StoreUse.restricted(root: root, rules: rules)
         #expect(rules.store == ["aa/hashA": 10])
+        #expect(StoreUse.use(root: root, rules: rules).shared == ["bb/hashB"])
         #expect(rules.storeGID(dirRel: "hub/blobs/aa", name: "hashA") == 10)
         #expect(rules.storeGID(dirRel: "hub/blobs/aa", name: "hashA.refs") == 10)
         #expect(rules.storeGID(dirRel: "hub/blobs/bb", name: "hashB") == nil)
