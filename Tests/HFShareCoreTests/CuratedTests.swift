@@ -161,6 +161,14 @@ import Testing
         rules.store = StoreUse.restricted(root: root, rules: rules)
         #expect(rules.store == ["aa/hashA": 10])
         #expect(StoreUse.use(root: root, rules: rules).shared == ["bb/hashB"])
+        // The walker hands the store blob (and only it) its licensed group: its 0644 is restricted-readable.
+        var policy = Policy(gid: 4242, groupName: "hf", now: Posix.now())
+        policy.curated = rules
+        let found = Locked<[Finding]>([])
+        _ = try Scanner(ScanOptions(root: root, policy: policy)) { e in found.mutate { $0.append(e.finding) } }.run()
+        let restricted = Set(found.value.filter { $0.kind == .restrictedReadable }.map(\.path))
+        #expect(restricted.contains(root + "/hub/blobs/aa/hashA"))
+        #expect(!restricted.contains(root + "/hub/blobs/bb/hashB") && !restricted.contains(root + "/hub/blobs/aa"))
         #expect(rules.storeGID(dirRel: "hub/blobs/aa", name: "hashA") == 10)
         #expect(rules.storeGID(dirRel: "hub/blobs/aa", name: "hashA.refs") == 10)
         #expect(rules.storeGID(dirRel: "hub/blobs/bb", name: "hashB") == nil)
@@ -182,4 +190,12 @@ import Testing
         #expect(profile.contains("*\" \"hf-ro\" \"*)\n    export HF_HUB_CACHE=/srv/hf/hub\n    export HF_HUB_OFFLINE=1\n"))
         #expect(TestEnv.sh("printf '%s' '\(profile.replacingOccurrences(of: "'", with: "'\\''"))' | sh -n").status == 0)
     }
+}
+
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    var value: T { lock.lock(); defer { lock.unlock() }; return v }
+    func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
 }
