@@ -173,13 +173,13 @@ _hfshare() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    init|audit|repair|verify|namei|user|doctor|migrate|probe|env|du|prune|pin|unpin|help)
+    init|audit|repair|verify|namei|user|doctor|migrate|probe|env|du|prune|pin|unpin|readers|restrict|unrestrict|help)
         # Offer subcommand argument completions
         "_hfshare_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'init audit repair verify namei user doctor migrate probe env du prune pin unpin help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'init audit repair verify namei user doctor migrate probe env du prune pin unpin readers restrict unrestrict help' -- "${cur}"))
         ;;
     esac
 }
@@ -187,7 +187,7 @@ _hfshare() {
 _hfshare_init() {
     repeating_flags=()
     non_repeating_flags=(--create-group --root-is-member --no-profile --print-env --enable-timer --force --dry-run --quiet -q --version -h --help)
-    repeating_options=()
+    repeating_options=(--readers)
     non_repeating_options=(--group --gid --other)
     __hfshare_offer_flags_options 1
 
@@ -201,6 +201,10 @@ _hfshare_init() {
         return
         ;;
     '--other')
+        return
+        ;;
+    '--readers')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion init -- --readers "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
         return
         ;;
     esac
@@ -538,7 +542,7 @@ _hfshare_env() {
     repeating_flags=()
     non_repeating_flags=(--dry-run --version -h --help)
     repeating_options=()
-    non_repeating_options=(--format --install-unit)
+    non_repeating_options=(--format --install-unit --reader)
     __hfshare_offer_flags_options 1
 
     # Offer option value completions
@@ -548,6 +552,10 @@ _hfshare_env() {
         return
         ;;
     '--install-unit')
+        return
+        ;;
+    '--reader')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion env -- --reader "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
         return
         ;;
     esac
@@ -653,6 +661,129 @@ _hfshare_pin() {
 _hfshare_unpin() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--root)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--root')
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_readers() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __hfshare_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    add|remove|list)
+        # Offer subcommand argument completions
+        "_hfshare_readers_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'add remove list' -- "${cur}"))
+        ;;
+    esac
+}
+
+_hfshare_readers_add() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --no-repair --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--root)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--root')
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion readers add -- positional@0 "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+}
+
+_hfshare_readers_remove() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --no-repair --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--root)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--root')
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    *)
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion readers remove -- positional@0 "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    esac
+}
+
+_hfshare_readers_list() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=(--root)
+    __hfshare_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--root')
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_restrict() {
+    repeating_flags=()
+    non_repeating_flags=(--list --json --dry-run --no-repair --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--group --root)
+    __hfshare_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--group')
+        __hfshare_add_completions -W "$(__hfshare_custom_complete ---completion restrict -- --group "${COMP_CWORD}" "$(__hfshare_cursor_index_in_current_word)")"
+        return
+        ;;
+    '--root')
+        __hfshare_add_completions -d
+        return
+        ;;
+    esac
+}
+
+_hfshare_unrestrict() {
+    repeating_flags=()
+    non_repeating_flags=(--dry-run --no-repair --version -h --help)
     repeating_options=()
     non_repeating_options=(--root)
     __hfshare_offer_flags_options -1

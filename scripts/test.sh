@@ -32,3 +32,5 @@ bash Tests/deb/deb_install.sh
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_verify.sh
 # issue #15: du/prune/pin with a mapped model and a running download (real client, three members)
 HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_prune.sh
+# issue #17: reader groups, restricted (gated) repos, shared code, with the real client as writers and readers
+HFSHARE=$PWD/$(swift build --show-bin-path | sed "s|^$PWD/||")/hfshare bash Tests/e2e/e2e_curated.sh

@@ -10,6 +10,8 @@ public enum ClientEnvironment {
         /// Relative to the process's home; huggingface_hub expands `~` in HF_TOKEN_PATH itself, so
         /// formats that cannot expand `$HOME` (systemd Environment=, docker -e) pass `~/...`.
         case home(String)
+        /// A fixed value (`HF_HUB_OFFLINE=1`).
+        case literal(String)
     }
 
     /// The cache variables `hfshare init`'s profile snippet sets (and `doctor` expects), in order.
@@ -24,24 +26,31 @@ public enum ClientEnvironment {
     /// transformers' cache of `trust_remote_code` modules, imported into every process: per user, never shared.
     public static let modulesVariable = (name: "HF_MODULES_CACHE", home: ".cache/huggingface/modules")
 
-    /// Every variable, in the order they are written.
-    public static func variables(root: String) -> [(name: String, value: Value)] {
-        cacheVariables(root: root).map { ($0.name, Value.path($0.path)) } + [(tokenVariable.name, .home(tokenVariable.home)),
-                                                                             (modulesVariable.name, .home(modulesVariable.home))]
+    /// Every variable, in the order they are written. A reader (issue #17) reads the hub cache offline
+    /// (`HF_HUB_OFFLINE=1`: no download is tried, so no lock or blob is ever written) and keeps
+    /// everything the client must write in its own home: datasets, xet and assets caches, token, modules.
+    public static func variables(root: String, reader: Bool = false) -> [(name: String, value: Value)] {
+        let perUser: [(name: String, value: Value)] = [(tokenVariable.name, .home(tokenVariable.home)), (modulesVariable.name, .home(modulesVariable.home))]
+        if reader {
+            return [("HF_HUB_CACHE", .path(root + "/hub")), ("HF_HUB_OFFLINE", .literal("1")),
+                    ("HF_DATASETS_CACHE", .home(".cache/huggingface/datasets")), ("HF_XET_CACHE", .home(".cache/huggingface/xet")),
+                    ("HF_ASSETS_CACHE", .home(".cache/huggingface/assets"))] + perUser
+        }
+        return cacheVariables(root: root).map { ($0.name, Value.path($0.path)) } + perUser
     }
 
     /// Without POSIX ACLs only a group-friendly umask keeps new files group-writable.
     public static func umask(acl: Bool) -> UInt32? { acl ? nil : 0o002 }
 
     /// The shell lines (profile snippet, `env --format sh`): exports and, without ACLs, the umask.
-    public static func shellLines(root: String, acl: Bool) -> [String] {
-        var lines = variables(root: root).map { v -> String in
+    public static func shellLines(root: String, acl: Bool, reader: Bool = false) -> [String] {
+        var lines = variables(root: root, reader: reader).map { v -> String in
             switch v.value {
-            case .path(let p): return "export \(v.name)=\(Quote.shell(p))"
+            case .path(let p), .literal(let p): return "export \(v.name)=\(Quote.shell(p))"
             case .home(let rel): return "export \(v.name)=\"${HOME}/\(rel)\""
             }
         }
-        if let mask = umask(acl: acl) {
+        if !reader, let mask = umask(acl: acl) {
             lines.append("# This filesystem has no POSIX ACLs: group-writable files need a group-friendly umask.")
             lines.append("umask " + String(format: "%03o", mask))
         }
@@ -94,12 +103,12 @@ public enum Quote {
     }
 
     /// `docker run -v SRC:DST`: the colon and comma separate fields and cannot be escaped.
-    public static func dockerVolume(_ path: String) throws -> String {
+    public static func dockerVolume(_ path: String, readOnly: Bool = false) throws -> String {
         try refuseControl(path, what: "docker run flags")
         if path.contains(":") || path.contains(",") {
             throw UsageError("\(Escape.text(path)): contains ':' or ',', which 'docker run -v' cannot carry; use --format compose (long volume syntax) or a path without them")
         }
-        return shell(path + ":" + path)
+        return shell(path + ":" + path + (readOnly ? ":ro" : ""))
     }
 
     static func refuseControl(_ s: String, what: String) throws {
@@ -126,10 +135,14 @@ public enum EnvFormat: String, CaseIterable, Sendable {
 public struct EnvRenderer: Sendable {
     /// The shared cache as doctor sees it: root, group, gid, whether ACLs work (one value for both).
     public var cache: DoctorTarget
+    /// Render for a reader group (read-only, offline, per-user writable places) instead of a writer.
+    public var reader: ReaderGroup?
     public var root: String { cache.root }
-    public var group: String { cache.groupName }
-    public var gid: UInt32 { cache.gid }
+    public var group: String { reader?.group ?? cache.groupName }
+    public var gid: UInt32 { reader?.gid ?? cache.gid }
     public var acl: Bool { cache.acl }
+    var umask: UInt32? { reader == nil ? ClientEnvironment.umask(acl: acl) : nil }
+    var variables: [(name: String, value: ClientEnvironment.Value)] { ClientEnvironment.variables(root: root, reader: reader != nil) }
 
     public init(root: String, group: String, gid: UInt32, acl: Bool) {
         cache = DoctorTarget(root: root, gid: gid, groupName: group, acl: acl)
@@ -149,14 +162,16 @@ public struct EnvRenderer: Sendable {
         }
     }
 
-    var header: String { "Shared Hugging Face cache \(root) for group \(group) (gid \(gid))" }
+    var header: String {
+        "Shared Hugging Face cache \(root) for \(reader == nil ? "group" : "read-only use by reader group") \(group) (gid \(gid))"
+    }
 
     /// A comment line: whatever the path holds, it cannot end the comment.
     func comment(_ s: String) -> String { "# " + Escape.text(s) }
 
     public func shell() -> String {
-        ([comment(header + ": for members' shells (the profile snippet sets the same for members).")]
-            + ClientEnvironment.shellLines(root: root, acl: acl)).joined(separator: "\n") + "\n"
+        ([comment(header + ": for \(reader == nil ? "members'" : "readers'") shells (the profile snippet sets the same for them).")]
+            + ClientEnvironment.shellLines(root: root, acl: acl, reader: reader != nil)).joined(separator: "\n") + "\n"
     }
 
     /// `SupplementaryGroups=` takes names or numbers separated by spaces: a name that is not a plain
@@ -174,14 +189,14 @@ public struct EnvRenderer: Sendable {
         var lines = [comment("Written by hfshare env --format systemd. " + header + "."),
                      "# HF_TOKEN_PATH keeps the token in the service user's home (huggingface_hub expands ~).",
                      "[Service]"]
-        for v in ClientEnvironment.variables(root: root) {
+        for v in variables {
             switch v.value {
-            case .path(let p): lines.append("Environment=" + (try Quote.systemdAssignment(v.name, p)))
+            case .path(let p), .literal(let p): lines.append("Environment=" + (try Quote.systemdAssignment(v.name, p)))
             case .home(let rel): lines.append("Environment=" + (try Quote.systemdAssignment(v.name, "~/" + rel)))
             }
         }
         lines.append("SupplementaryGroups=\(systemdGroup)")
-        if let mask = ClientEnvironment.umask(acl: acl) {
+        if let mask = umask {
             lines.append("# This filesystem has no POSIX ACLs: new files are group-writable only with this umask.")
             lines.append("UMask=" + String(format: "%04o", mask))
         }
@@ -194,13 +209,13 @@ public struct EnvRenderer: Sendable {
         var lines = [comment(header + ": flags for docker run (or podman run)."),
                      "# Run as yourself so files are yours and group \(gid) is added: --user \"$(id -u):$(id -g)\" (rootless podman: --userns=keep-id).",
                      "# Never add :U (podman) or :z/:Z relabel-chown options to this volume: they would chown or relabel the whole shared cache."]
-        if let mask = ClientEnvironment.umask(acl: acl) {
+        if let mask = umask {
             lines.append("# No POSIX ACLs here: start the process with umask \(String(format: "%03o", mask)), e.g. sh -c 'umask \(String(format: "%03o", mask)) && exec \"$@\"' sh CMD...")
         }
-        var flags = ["-v " + (try Quote.dockerVolume(root)), "--group-add \(gid)"]
-        for v in ClientEnvironment.variables(root: root) {
+        var flags = ["-v " + (try Quote.dockerVolume(root, readOnly: reader != nil)), "--group-add \(gid)"]
+        for v in variables {
             switch v.value {
-            case .path(let p):
+            case .path(let p), .literal(let p):
                 try Quote.refuseControl(p, what: "docker run flags")
                 flags.append("-e " + Quote.shell(v.name + "=" + p))
             case .home(let rel): flags.append("-e " + Quote.shell(v.name + "=~/" + rel))
@@ -222,14 +237,15 @@ public struct EnvRenderer: Sendable {
                      "      - type: bind",
                      "        source: \(Quote.compose(root))",
                      "        target: \(Quote.compose(root))",
-                     "    environment:"]
-        for v in ClientEnvironment.variables(root: root) {
+                     reader == nil ? nil : "        read_only: true",
+                     "    environment:"].compactMap { $0 }
+        for v in variables {
             switch v.value {
-            case .path(let p): lines.append("      \(v.name): \(Quote.compose(p))")
+            case .path(let p), .literal(let p): lines.append("      \(v.name): \(Quote.compose(p))")
             case .home(let rel): lines.append("      \(v.name): \(Quote.compose("~/" + rel))")
             }
         }
-        if let mask = ClientEnvironment.umask(acl: acl) {
+        if let mask = umask {
             lines.append("    # No POSIX ACLs here: start the command with umask \(String(format: "%03o", mask)) (e.g. entrypoint: [\"sh\", \"-c\", \"umask \(String(format: "%03o", mask)) && exec \\\"$$@\\\"\", \"sh\"]).")
         }
         return lines.joined(separator: "\n") + "\n"

@@ -24,6 +24,15 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     case tokenReadable = "token-readable"
     /// Code in ROOT/modules (trust_remote_code) that a member other than its owner can write.
     case sharedCodeWritable = "shared-code-writable"
+    // Curated caches (issue #17, CuratedPolicy.swift): reader groups and restricted repos.
+    /// A reader group cannot read (r-x dirs, r-- files) an entry, or what writers will create in it.
+    case readerCannotRead = "reader-cannot-read"
+    /// A reader group can write an entry, or what writers will create in it.
+    case readerCanWrite = "reader-can-write"
+    /// Somebody outside the licensed group can read an entry of a restricted repo.
+    case restrictedReadable = "restricted-readable"
+    /// An entry of a restricted repo owned by a user outside the licensed group (only chown fixes it).
+    case restrictedOwnerUnlicensed = "restricted-owner-unlicensed"
     case symlinkEscapes = "symlink-escapes"
     case symlinkDangling = "symlink-dangling"
     case ownerUnknownUID = "owner-unknown-uid"
@@ -51,7 +60,7 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
     /// Whether `repair` restores it; the others are reported with the command an admin would run.
     public var fixable: Bool {
         switch self {
-        case .tokenReadable, .sharedCodeWritable, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
+        case .tokenReadable, .sharedCodeWritable, .restrictedOwnerUnlicensed, .symlinkEscapes, .symlinkDangling, .ownerUnknownUID, .ownerNotMember,
              .specialFile, .parentNotTraversable, .groupGIDMismatch, .stateMismatch, .unreadable,
              .refDangling, .snapshotLinkBroken, .blobOrphan:
             return false
@@ -82,6 +91,10 @@ public enum FindingKind: String, CaseIterable, Codable, Sendable, Comparable {
         case .fileHardlinkOutside: return "file is a hard link to a name outside the cache (changing it would change that file)"
         case .tokenReadable: return "access token readable by group or others"
         case .sharedCodeWritable: return "remote code (trust_remote_code) another member can write: it runs in every process that loads the model, as that user"
+        case .readerCannotRead: return "a reader group cannot read it (directories need r-x, files r--), or what writers create here next"
+        case .readerCanWrite: return "a reader group can write it (readers must write nothing in the cache)"
+        case .restrictedReadable: return "someone outside the licensed group can read this restricted repo entry (gated model)"
+        case .restrictedOwnerUnlicensed: return "restricted repo entry owned by a user outside the licensed group (the owner keeps access whatever the ACL says)"
         case .symlinkEscapes: return "symlink points outside the cache root"
         case .symlinkDangling: return "symlink target inside the cache does not exist"
         case .ownerUnknownUID: return "owner uid has no passwd entry"

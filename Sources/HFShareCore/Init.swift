@@ -15,6 +15,8 @@ public struct InitOptions: Sendable {
     public var enableTimer: Bool = false
     /// Accept a home directory as ROOT, a system group, or a group other than the recorded one.
     public var force: Bool = false
+    /// Reader groups to add (issue #17): read-only use, recorded in ROOT/.hfshare/curated.json.
+    public var readers: [String] = []
 
     public init(root: String, group: String) { self.root = root; self.group = group }
 }
@@ -88,6 +90,9 @@ public enum Initializer {
             throw UsageError("\(Escape.text(rootPath)) is registered for group \(rg) (\(Registry.file)); refusing to switch it to \(Escape.text(o.group)). Pass --force to move the cache to the new group")
         }
 
+        // Reader groups: checked before anything changes.
+        let readerGroups = try o.readers.map { try Restrictions.group($0, shared: Policy(gid: gid, groupName: o.group), what: "reader") }
+
         // ROOT itself.
         var st = stat()
         if exists {
@@ -139,6 +144,9 @@ public enum Initializer {
                 report.aclSupported = probe.aclPolicyWorks
             }
             policy.aclSupported = report.aclSupported
+            // New dirs get the readers' entries at once (recorded ones and --readers), not from the walk.
+            let recordedReaders = (try? CuratedFile.load(root: rootPath, state: stateDir).readers.map(\.gid)) ?? []
+            policy.curated.readers = report.aclSupported ? Array(Set(recordedReaders + readerGroups.map(\.gid))).sorted() : []
             // Readable by members (the config), writable by root only.
             if try state.stat().gid != gid { try state.chown(gid: gid) }
             if try state.stat().permissions != stateMode { try state.chmod(stateMode) }
@@ -150,13 +158,31 @@ public enum Initializer {
             }
         }
 
-        let policy = Policy(gid: gid, groupName: o.group, other: o.other, aclSupported: report.aclSupported)
+        var policy = Policy(gid: gid, groupName: o.group, other: o.other, aclSupported: report.aclSupported)
         let config = RootConfig(group: group?.name ?? o.group, gid: gid, other: o.other, acl: report.aclSupported, rootIsMember: o.rootIsMember)
-        report.profile = Profile.render(root: rootPath, group: config.group, acl: report.aclSupported)
+        if !readerGroups.isEmpty && !report.aclSupported {
+            throw UsageError("\(rootPath): the filesystem has no POSIX ACLs; reader groups need them (--readers not recorded)")
+        }
+        // Readers and restricted repos (curated.json): recorded first, so the walk below applies them.
+        var curated = CuratedFile()
+        if let state = try? StateDir.openIfPresent(root: rootPath) { curated = try CuratedFile.load(root: rootPath, state: state) }
+        if !readerGroups.isEmpty {
+            let add = { (file: inout CuratedFile) in for g in readerGroups { _ = file.addReader(ReaderGroup(group: g.name, gid: g.gid)) } }
+            let before = curated
+            if o.dryRun { add(&curated) } else {
+                curated = try CuratedFile.update(root: rootPath, add)
+                try StateAccess.share(root: rootPath, readers: curated.readers.map(\.gid), revoked: [])
+            }
+            if curated != before { report.plan.append("record reader group(s) \(readerGroups.map(\.name).joined(separator: ", ")) in \(rootPath)/\(Paths.stateDirectory)/\(CuratedFile.name)") }
+        }
+        policy.curated = report.aclSupported ? curated.rules : CuratedRules()
+        if exists { policy.curated.store = StoreUse.restricted(root: rootPath, rules: policy.curated) }
+        report.profile = Profile.render(root: rootPath, group: config.group, acl: report.aclSupported, readers: curated.readers.map(\.group))
 
         // The tree: the same engine and rules as repair (never breaks a hard link to outside: reports it).
         if exists || !o.dryRun {
             var scanOptions = ScanOptions(root: rootPath, policy: policy, rootIsMember: o.rootIsMember)
+            for repo in curated.premadeRepos { scanOptions.skeleton.formUnion(Restrictions.premade(repo)) }
             scanOptions.fix = FixMode(dryRun: o.dryRun, breakOutsideLinks: false, addNamedGroupToDirectories: true)
             let changed = report.changed, unfixed = report.unfixed
             var needsAttention = false
@@ -207,9 +233,10 @@ public enum Initializer {
         try dir.chown(gid: policy.gid)
         if policy.aclSupported {
             var access = policy.defaultACL
+            for r in policy.curated.readers { access[.group(r)] = .rx } // reader groups (issue #17): r-x
             access[.other] = policy.other.perms
             try ACLStore.write(access, to: dir, .access)
-            try ACLStore.write(policy.defaultACL, to: dir, .default)
+            try ACLStore.write(access, to: dir, .default)
         }
         try dir.chmod(policy.newDirectoryMode)
     }
@@ -235,7 +262,7 @@ public enum ProbeRecord {
 
 /// `/etc/profile.d/hfshare.sh`: points the client at ROOT for members, tokens stay per user.
 public enum Profile {
-    public static func render(root: String, group: String, acl: Bool) -> String {
+    public static func render(root: String, group: String, acl: Bool, readers: [String] = []) -> String {
         var lines = [
             "# Written by hfshare init; re-run it to change this file.",
             "# Shared Hugging Face cache \(Escape.text(root)) for members of group \(Escape.text(group)).",
@@ -245,7 +272,15 @@ public enum Profile {
             "*\" \"\(Shell.quote(group))\" \"*)",
         ]
         lines += ClientEnvironment.shellLines(root: root, acl: acl).map { "    " + $0 }
-        lines += ["    ;;", "esac", ""]
+        lines += ["    ;;"]
+        if !readers.isEmpty {
+            // Readers (issue #17): read the hub cache offline; what the client writes stays in their home.
+            // A user in both groups is a writer (the first branch).
+            lines.append(readers.map { "*\" \"\(Shell.quote($0))\" \"*" }.joined(separator: "|") + ")")
+            lines += ClientEnvironment.shellLines(root: root, acl: acl, reader: true).map { "    " + $0 }
+            lines += ["    ;;"]
+        }
+        lines += ["esac", ""]
         return lines.joined(separator: "\n")
     }
 }

@@ -76,8 +76,8 @@ public struct Judge: Sendable {
             v.reports = v.kinds.map { (finding($0, f), .found) }
             return v
         }
-        let wantsNamedGroup = fix.addNamedGroupToDirectories && e.stat.type == .directory
-            && policy.wantedAccessACL(e, addNamedGroup: true) != nil
+        let wantsNamedGroup = (fix.addNamedGroupToDirectories && e.stat.type == .directory
+            && policy.wantedAccessACL(e, addNamedGroup: true) != nil) || policy.hasRevoked(e)
         if v.kinds.isEmpty && !wantsNamedGroup { return v }
         let attributeKinds = v.kinds.filter { $0.fixable && $0 != .lockStale && $0 != .incompleteOld && $0 != .fileHardlinkOutside }
         v.reports = v.kinds.filter { !$0.fixable }.map { (finding($0, f), .left) }
@@ -117,6 +117,10 @@ public struct Judge: Sendable {
         case .dirNoDefaultACL, .dirDefaultACLBad: return e.defaultACL.map { "default \($0)" } ?? "no default acl"
         case .aclDeniesMember: return policy.memberDenials(e, need: e.stat.type == .directory ? .rwx : .rw).joined(separator: "; ")
         case .defaultACLDeniesMember: return policy.defaultDenials(e).joined(separator: "; ")
+        case .readerCannotRead: return policy.readerProblems(e).cannotRead.joined(separator: "; ")
+        case .readerCanWrite: return policy.readerProblems(e).canWrite.joined(separator: "; ")
+        case .restrictedReadable: return policy.restrictedReaders(e).joined(separator: "; ")
+        case .restrictedOwnerUnlicensed: return e.restrictedTo.flatMap { policy.restrictedOwnerProblem(e, licensed: $0) } ?? ""
         case .lockStale, .incompleteOld: return "modified \(Int((policy.now - e.stat.mtime) / 3600))h ago"
         default: return "mode \(mode)"
         }
@@ -131,6 +135,9 @@ public struct Judge: Sendable {
         case .ownerUnknownUID: return "chown MEMBER \(q)   (uid \(e.stat.uid) has no account)"
         case .symlinkEscapes, .symlinkDangling: return "rm \(q)   (the client re-creates it on the next download)"
         case .tokenReadable: return "chmod 600 \(q)"
+        case .restrictedOwnerUnlicensed:
+            let l = e.restrictedTo.map { Names.shared.group($0) } ?? "LICENSED"
+            return "chown -R MEMBER_OF_\(l) \(q)   (or remove the repo and let a member of \(l) download it again)"
         case .sharedCodeWritable: return "chmod -R go-w \(q)   (and keep HF_MODULES_CACHE per user: the profile snippet and 'hfshare env' set it)"
         case .specialFile: return "rm \(q)"
         default: return "hfshare repair \(Shell.quote(root))"

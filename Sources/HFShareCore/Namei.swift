@@ -602,13 +602,16 @@ public struct NameiReport: Sendable {
             guard let i = outcome.stoppedAt, !outcome.unknown else { continue }
             let step = walk.steps[i]
             let v = verdicts[i][u]
-            let reason: String
+            var reason: String
             var fix: Fix?
             if let e = step.errno {
                 reason = String(cString: strerror(e))
             } else {
                 reason = NameiReport.explain(v, step: step, user: outcome.user)
+                // issue #17: a refusal inside a restricted repo is the restriction at work; say so.
                 fix = NameiReport.fix(v, step: step, parent: step.parent.map { walk.steps[$0] }, user: outcome.user, group: query.group)
+                // ... and no setfacl that would undo it (audit would call that restricted-readable).
+                if let why = Restrictions.explain(path: step.path, userName: outcome.user.name, gids: outcome.user.credentials.gids) { reason += "; " + why; fix = nil }
             }
             let key = "\(i)\u{0}\(reason)\u{0}\(fix?.command ?? "")"
             if let b = byKey[key] {

@@ -23,6 +23,10 @@ public struct Policy: Sendable {
     /// "any other member"; the rules ask the kernel's access decision (Access) for each member that
     /// matters. nil: only "any member" is judged (no NSS at hand).
     public var members: MembershipCache?
+    /// Reader groups and restricted repos (issue #17, ROOT/.hfshare/curated.json; CuratedPolicy.swift).
+    public var curated = CuratedRules()
+    /// Membership of the licensed groups of restricted repos (NSS, cached); nil: owners are not judged.
+    public var groups: GroupMemberships?
 
     public init(gid: UInt32, groupName: String, other: OtherAccess = .readExecute, aclSupported: Bool = true,
                 staleAge: Double = 2 * 86400, now: Double = Posix.now()) {
@@ -43,10 +47,13 @@ public struct Policy: Sendable {
         /// imports into every process loading the model. No member but its owner may write it.
         public var isCode: Bool = false
 
+        /// Inside a restricted repo (its dir, everything below it, its `.locks` dir): the licensed group's GID.
+        public var restrictedTo: UInt32?
+
         public init(name: String, stat: FileStat, access: PosixACL? = nil, defaultACL: PosixACL? = nil, underLocks: Bool = false,
-                    isCode: Bool = false) {
+                    isCode: Bool = false, restrictedTo: UInt32? = nil) {
             self.name = name; self.stat = stat; self.access = access; self.defaultACL = defaultACL; self.underLocks = underLocks
-            self.isCode = isCode
+            self.isCode = isCode; self.restrictedTo = restrictedTo
         }
 
         public var isToken: Bool { name == "token" || name == "stored_tokens" }
@@ -77,9 +84,10 @@ public struct Policy: Sendable {
             if let k = groupRightsViolation(e, need: .rwx, perms: .dirGroupPerms, mask: .dirACLMask) { kinds.append(k) }
             if !memberDenials(e, need: .rwx).isEmpty { kinds.append(.aclDeniesMember) }
             if aclSupported {
-                kinds += defaultACLViolations(e.defaultACL)
+                kinds += defaultACLViolations(e.defaultACL, licensed: e.restrictedTo)
                 if !defaultDenials(e).isEmpty { kinds.append(.defaultACLDeniesMember) }
             }
+            kinds += curatedViolations(e)
         case .regular:
             if e.isToken {
                 if mode & 0o044 != 0 { kinds.append(.tokenReadable) }
@@ -88,6 +96,7 @@ public struct Policy: Sendable {
                 let permsKind: FindingKind = e.isLock ? .lockNotGroupWritable : .fileGroupPerms
                 if let k = groupRightsViolation(e, need: .rw, perms: permsKind, mask: .fileACLMask) { kinds.append(k) }
                 if !memberDenials(e, need: .rw).isEmpty { kinds.append(.aclDeniesMember) }
+                kinds += curatedViolations(e)
             }
             if mode & 0o002 != 0 { kinds.append(.fileWorldWritable) }
             if mode & UInt32(S_ISUID | S_ISGID) != 0 { kinds.append(.fileSetid) }
@@ -112,7 +121,7 @@ public struct Policy: Sendable {
     public func groupRights(_ e: Entry, need: ACLPerms) -> (unmasked: Bool, effective: Bool) {
         var st = e.stat
         st.gid = gid
-        let who = Credentials.anyMember(of: gid)
+        let who = writer(e)
         let effective = Access.permissionCheck(who, stat: st, acl: e.access, want: need).allowed
         // The common case (every entry of a healthy cache) costs one check, no ACL copy.
         if effective { return (true, true) }
@@ -148,6 +157,8 @@ public struct Policy: Sendable {
     /// must have rw; directories have dir-owner-perms) and each member with a named-user entry. One line
     /// each, naming the member and the entry.
     public func memberDenials(_ e: Entry, need: ACLPerms) -> [String] {
+        // In a restricted repo named entries are the curated rules' business (restricted-readable).
+        if e.restrictedTo != nil && aclSupported { return [] }
         var out: [String] = []
         var st = e.stat
         st.gid = gid
@@ -184,7 +195,7 @@ public struct Policy: Sendable {
                 out.append("every member's new \(type == UInt32(S_IFDIR) ? "directory" : "file") is denied to its creator: default:user::\(d[.userObj] ?? []) lacks \(need)")
             }
             for entry in d.entries {
-                guard case .user(let uid) = entry.tag, isMember(uid) else { continue }
+                guard case .user(let uid) = entry.tag, isMember(uid), e.restrictedTo == nil || !aclSupported else { continue }
                 let dec = Access.permissionCheck(Credentials(uid: uid, gids: [gid]), stat: st, acl: acl, want: need)
                 if !dec.allowed {
                     out.append("\(Names.shared.user(uid)) would be denied \(need) on other members' new \(type == UInt32(S_IFDIR) ? "directories" : "files"): default:user:\(Names.shared.user(uid)):\(entry.perms)")
@@ -212,10 +223,12 @@ public struct Policy: Sendable {
         return (acl, u.rawValue << 6 | g.rawValue << 3 | o.rawValue)
     }
 
-    func defaultACLViolations(_ d: PosixACL?) -> [FindingKind] {
+    func defaultACLViolations(_ d: PosixACL?, licensed: UInt32? = nil) -> [FindingKind] {
         guard let d else { return [.dirNoDefaultACL] }
         var kinds: [FindingKind] = []
-        let grants = (d[.group(gid)] ?? []).isSuperset(of: .rwx) || (d[.groupObj] ?? []).isSuperset(of: .rwx)
+        // A restricted repo's writers are the licensed group (G's own entries are --- there).
+        let grants = licensed.map { (d[.group($0)] ?? []).isSuperset(of: .rwx) }
+            ?? ((d[.group(gid)] ?? []).isSuperset(of: .rwx) || (d[.groupObj] ?? []).isSuperset(of: .rwx))
         if !grants { kinds.append(.dirNoDefaultACL) }
         let maskBad = !(d[.mask] ?? d[.groupObj] ?? []).isSuperset(of: .rwx)
         if maskBad || (d[.other] ?? []).contains(.write) { kinds.append(.dirDefaultACLBad) }
@@ -231,12 +244,12 @@ public struct Policy: Sendable {
         if e.isCode { return mode & ~UInt32(S_ISUID | S_ISGID) }
         switch e.stat.type {
         case .directory:
-            return (mode | UInt32(S_ISGID) | 0o770) & ~UInt32(S_ISVTX | 0o002)
+            return (mode | UInt32(S_ISGID) | 0o770) & ~UInt32(S_ISVTX | (isRestricted(e) ? 0o007 : 0o002))
         case .regular:
             if e.isToken { return mode & ~UInt32(0o002 | S_ISUID | S_ISGID) }
             // The owner, when a member, must be able to rewrite the file too (a lock it made read-only).
             let owner: UInt32 = isMember(e.stat.uid) ? 0o600 : 0
-            return (mode | 0o060 | owner) & ~UInt32(0o002 | S_ISUID | S_ISGID)
+            return (mode | 0o060 | owner) & ~UInt32((isRestricted(e) ? 0o007 : 0o002) | S_ISUID | S_ISGID)
         default:
             return mode
         }
@@ -246,12 +259,17 @@ public struct Policy: Sendable {
     /// ACL, or one whose entries already grant G; chmod then fixes mask and other).
     /// `addNamedGroup` adds `group:G:` (init does so on directories).
     public func wantedAccessACL(_ e: Entry, addNamedGroup: Bool = false) -> PosixACL? {
+        if e.isCode && hasRevoked(e), var acl = e.access {
+            for r in curated.revoked { acl[.group(r)] = nil }
+            return acl
+        }
         guard aclSupported, !e.isCode, e.stat.type == .directory || (e.stat.type == .regular && !e.isToken) else { return nil }
         let need: ACLPerms = e.stat.type == .directory ? .rwx : .rw
         var acl = e.access ?? PosixACL(mode: e.stat.mode)
         let before = acl
-        if !acl.isExtended && !addNamedGroup { return nil }
-        if addNamedGroup || acl[.group(gid)] != nil {
+        let curatedApplies = isRestricted(e) || !curated.readers.isEmpty || !curated.revoked.isEmpty
+        if !acl.isExtended && !addNamedGroup && !curatedApplies { return nil }
+        if (addNamedGroup && !isRestricted(e)) || acl[.group(gid)] != nil {
             acl[.group(gid)] = (acl[.group(gid)] ?? []).union(need)
         }
         // The kernel takes the first single entry that grants everything: one must (never a union).
@@ -268,14 +286,22 @@ public struct Policy: Sendable {
         acl[.userObj] = ACLPerms(rawValue: wanted >> 6)
         acl[.mask] = (acl[.mask] ?? ACLPerms(rawValue: wanted >> 3)).union(need)
         acl[.other] = ACLPerms(rawValue: wanted)
-        return acl == before ? nil : acl
+        if curatedApplies { curateAccessACL(&acl, e, need: need) }
+        // Only the three mode entries left: the mode carries it (chmod), no extended ACL to write.
+        if acl == before || (!acl.isExtended && e.access == nil) { return nil }
+        return acl
     }
 
     /// The default ACL a directory should have, or nil if it already grants what the policy needs.
     /// Named entries an admin added stay; a stricter `other::` stays.
     public func wantedDefaultACL(_ e: Entry) -> PosixACL? {
+        if e.isCode && hasRevoked(e), var acl = e.defaultACL {
+            for r in curated.revoked { acl[.group(r)] = nil }
+            return acl
+        }
         guard aclSupported, !e.isCode, e.stat.type == .directory else { return nil }
-        if defaultACLViolations(e.defaultACL).isEmpty && defaultDenials(e).isEmpty { return nil }
+        if defaultACLViolations(e.defaultACL, licensed: e.restrictedTo).isEmpty && defaultDenials(e).isEmpty
+            && curatedDefaultViolations(e).isEmpty && !hasRevoked(e) { return nil }
         var acl = e.defaultACL ?? PosixACL([])
         for entry in acl.entries {
             if case .user(let uid) = entry.tag, isMember(uid) { acl[.user(uid)] = entry.perms.union(.rwx) }
@@ -286,6 +312,7 @@ public struct Policy: Sendable {
         acl[.mask] = .rwx
         let o = e.defaultACL?[.other].map { $0.intersection(self.other.perms) } ?? self.other.perms
         acl[.other] = o.subtracting(.write)
+        curateDefaultACL(&acl, e)
         return acl
     }
 

@@ -107,6 +107,8 @@ public final class Scanner: @unchecked Sendable {
         var stat: FileStat
         var underLocks: Bool
         var isCode = false
+        /// issue #17: inside a restricted repo, the licensed group (CuratedRules).
+        var restrictedTo: UInt32?
         /// Components of `rel`: how many `..` a relative symlink in it may use before leaving ROOT.
         var depth: Int
         /// Inside a hub repo: what the repo check collects from this directory's entries (RepoFacts).
@@ -143,6 +145,7 @@ public final class Scanner: @unchecked Sendable {
         let members = MembershipCache(gid: options.policy.gid, rootIsMember: options.rootIsMember)
         var policy = options.policy
         policy.members = members
+        if !policy.curated.isEmpty { policy.groups = GroupMemberships() }
         self.policy = policy
         self.members = members
         self.judge = Judge(policy: policy, root: options.root, fix: options.fix)
@@ -255,7 +258,7 @@ public final class Scanner: @unchecked Sendable {
             if let repo, let role = work.role { repo.unreadable(role, reason: error.reason) }
             if let parent = work.parent {
                 let acl = options.policy.aclSupported ? (try? ACLStore.readEntry(in: parent, work.name)) ?? nil : nil
-                let entry = Policy.Entry(name: work.name, stat: work.stat, access: acl, defaultACL: nil, underLocks: work.underLocks)
+                let entry = Policy.Entry(name: work.name, stat: work.stat, access: acl, defaultACL: nil, underLocks: work.underLocks, restrictedTo: work.restrictedTo)
                 evaluateDirectoryWithoutDescriptor(entry, rel: work.rel)
             }
             emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "run the audit as root, or: hfshare repair \(options.root)"), .found)
@@ -268,7 +271,7 @@ public final class Scanner: @unchecked Sendable {
         let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
         let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
         let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
-                                 isCode: work.isCode)
+                                 isCode: work.isCode, restrictedTo: work.restrictedTo)
         handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
         // hfshare#14: refs, snapshots and blobs of a hub repo dir, collected from this walk (RepoFacts).
         var role = work.role
@@ -314,7 +317,8 @@ public final class Scanner: @unchecked Sendable {
             if st.type == .directory {
                 if childRole != nil { repo!.enter() }
                 children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks,
-                                        isCode: work.isCode || (work.rel.isEmpty && name == "modules"), depth: work.depth + 1,
+                                        isCode: work.isCode || (work.rel.isEmpty && name == "modules"),
+                                        restrictedTo: work.restrictedTo ?? policy.curated.restrictedGID(parentRel: work.rel, name: name), depth: work.depth + 1,
                                         repo: childRole == nil ? nil : repo, role: childRole))
                 continue
             }
@@ -332,7 +336,8 @@ public final class Scanner: @unchecked Sendable {
             }
             var acl: PosixACL?
             if st.type == .regular && policy.aclSupported { acl = (try? ACLStore.readEntry(in: dir, name)) ?? nil }
-            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode)
+            let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: childUnderLocks, isCode: work.isCode,
+                                 restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
         cond.lock()
@@ -435,7 +440,7 @@ public final class Scanner: @unchecked Sendable {
             facts.downloadHeld = true
         }
         facts.outsideLink = outsideLink
-        if judge.kinds(facts).isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) { return }
+        if judge.kinds(facts).isEmpty && !(options.fix?.addNamedGroupToDirectories ?? false) && !policy.hasRevoked(e) { return }
         facts.path = absolute(place.rel)
         let verdict = judge.judge(facts)
         for (f, outcome) in verdict.reports { emit(f, outcome) }
@@ -481,7 +486,9 @@ public final class Scanner: @unchecked Sendable {
                     var acl: PosixACL?
                     if st.type == .regular && policy.aclSupported { acl = try ACLStore.readEntry(in: dir, name) }
                     let underLocks = rel.split(separator: "/").dropLast().contains(".locks")
-                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks, isCode: rel.hasPrefix("modules/"))
+                    let e = Policy.Entry(name: name, stat: st, access: acl, underLocks: underLocks, isCode: rel.hasPrefix("modules/"),
+                                         restrictedTo: policy.curated.restrictedGID(rel: rel)
+                                            ?? policy.curated.storeGID(dirRel: parentRel, name: name))
                     let depth = rel.split(separator: "/").count - 1
                     handle(e, at: Place(parentRel: parentRel, name: name, depth: depth), in: dir, selfFD: nil, outsideLink: outside && st.nlink > 1)
                 } catch {

@@ -56,8 +56,14 @@ public struct TargetOptions: Sendable {
         // one node's local GID.
         let recordedGID = cache.registered?.gid ?? config?.gid
         let gid = (recordedGroup == g.name ? recordedGID : nil) ?? g.gid
-        let policy = Policy(gid: gid, groupName: g.name, other: config?.other ?? .readExecute, aclSupported: acl, staleAge: staleAge)
+        var policy = Policy(gid: gid, groupName: g.name, other: config?.other ?? .readExecute, aclSupported: acl, staleAge: staleAge)
+        // issue #17: reader groups and restricted repos (root's curated.json); none for a bare cache.
+        let curated = try CuratedFile.load(root: root)
+        policy.curated = curated.rules
+        policy.curated.store = StoreUse.restricted(root: root, rules: policy.curated)
         var o = ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember || (config?.rootIsMember ?? false))
+        // `restrict` makes an exact repo's dirs as root ahead of its first download: not owner findings.
+        for repo in curated.premadeRepos { o.skeleton.formUnion(Restrictions.premade(repo)) }
         o.excludes = excludes
         o.recordMismatch = cache.mismatch
         return o

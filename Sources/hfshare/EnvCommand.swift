@@ -15,6 +15,11 @@ struct EnvCommand: ParsableCommand {
         ROOT, HF_TOKEN_PATH in the user's own home (never HF_HOME=ROOT), the group G, and umask 002 \
         where the filesystem has no POSIX ACLs (ROOT/.hfshare/config.json records it).
 
+        For a reader group ('hfshare readers', --reader GROUP, or by default when the user running it \
+        is in a reader group and not in G): HF_HUB_CACHE under ROOT, HF_HUB_OFFLINE=1, and \
+        HF_DATASETS_CACHE, HF_XET_CACHE, HF_ASSETS_CACHE, HF_TOKEN_PATH and HF_MODULES_CACHE in the \
+        user's home; the group is the reader group, and docker/compose mount ROOT read-only.
+
         --format sh: shell lines, as the profile snippet sets them. --format systemd: a drop-in \
         ([Service] Environment=, SupplementaryGroups=G, UMask=0002 without ACLs). --format docker: \
         'docker run' flags (-v ROOT:ROOT, --group-add GID, -e ...). --format compose: a compose service \
@@ -50,6 +55,10 @@ struct EnvCommand: ParsableCommand {
     @Flag(name: .long, help: "With --install-unit: print what would be written and change nothing.")
     var dryRun = false
 
+    @Option(name: .long, help: ArgumentHelp("Print a reader group's settings (read-only, HF_HUB_OFFLINE=1, per-user datasets/xet/assets caches). Default: the reader group of the user running this, when that user is not a writer.", valueName: "group"),
+            completion: .custom { _, _, _ in HFShareCompletion.groups() })
+    var reader: String?
+
     func validate() throws {
         if let installUnit {
             do { _ = try UnitDropIn.validate(installUnit) } catch let e as UsageError { throw ValidationError(e.description) }
@@ -61,7 +70,8 @@ struct EnvCommand: ParsableCommand {
 
     func run() throws {
         let shared = try SharedRoot.resolve(root)
-        let renderer = EnvRenderer(shared)
+        var renderer = EnvRenderer(shared)
+        renderer.reader = try ReaderRole.resolve(root: shared.root, sharedGID: shared.policy.gid, asked: reader)
         guard let unit = installUnit else {
             Output.out(try renderer.render(format))
             return

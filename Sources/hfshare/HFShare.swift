@@ -17,7 +17,7 @@ struct HFShare: ParsableCommand {
         (init, repair); 2 usage or runtime error (bad arguments, missing group, unreadable ROOT, not root).
         """,
         version: "0.1.0",
-        subcommands: [Init.self, Audit.self, Repair.self, VerifyCommand.self, Namei.self, UserCommand.self, DoctorCommand.self, Migrate.self, Probe.self, EnvCommand.self, Du.self, Prune.self, PinCommand.self, UnpinCommand.self]
+        subcommands: [Init.self, Audit.self, Repair.self, VerifyCommand.self, Namei.self, UserCommand.self, DoctorCommand.self, Migrate.self, Probe.self, EnvCommand.self, Du.self, Prune.self, PinCommand.self, UnpinCommand.self, ReadersCommand.self, RestrictCommand.self, UnrestrictCommand.self]
     )
 
     /// ArgumentParser exits 64 on usage errors; admins' scripts expect 2.

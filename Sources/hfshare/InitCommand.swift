@@ -39,6 +39,7 @@ struct Init: ParsableCommand {
           sudo hfshare init /shared/huggingface_cache --group hf-users
           sudo hfshare init /scratch/hf --group ml --create-group --gid 4200 --other none
           sudo hfshare init /juicefs/hf --group hf-users --enable-timer
+          sudo hfshare init /shared/curated --group hf-admins --readers hf-users --other none
           hfshare init /shared/huggingface_cache --group hf-users --print-env --no-profile
         """
     )
@@ -58,6 +59,10 @@ struct Init: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("What non-members get: rx (read the cache) or none.", valueName: "rx|none"))
     var other: OtherAccess = .readExecute
+
+    @Option(name: .long, help: ArgumentHelp("A group that may use the cache read-only (repeatable): directories r-x, files r--, through access and default ACLs; its members' profile sets HF_HUB_OFFLINE=1 and keeps what the client writes in their home. Added to the recorded readers ('hfshare readers' lists, adds and removes them).", valueName: "group"),
+            completion: .custom { _, _, _ in HFShareCompletion.groups() })
+    var readers: [String] = []
 
     @Flag(name: .long, help: "Count uid 0 as a member (root-owned files are then not owner-not-member findings).")
     var rootIsMember = false
@@ -90,6 +95,7 @@ struct Init: ParsableCommand {
         o.writeProfile = !noProfile
         o.dryRun = dryRun
         o.enableTimer = enableTimer
+        o.readers = readers
         let report = try Initializer.run(o)
 
         if printEnv { Output.out(report.profile) }
