@@ -1,3 +1,4 @@
+import CHFShare
 import Foundation
 import Glibc
 
@@ -156,8 +157,15 @@ public struct ProbeResult: Codable, Sendable {
     public var peer: String?
     public var peerFilesystem: MountInfo?
     public var checks: [ProbeCheck]
+    /// The median time of one metadata round trip here (create and remove an empty file), in seconds.
+    public var metadataRoundTrip: Double?
+    /// How many directory walkers audit, repair and du use on this filesystem by default (Walkers.choose).
+    public var walkers: Int?
 
-    enum CodingKeys: String, CodingKey { case path, filesystem, gid, peer, checks; case peerFilesystem = "peer_filesystem" }
+    enum CodingKeys: String, CodingKey {
+        case path, filesystem, gid, peer, checks, walkers
+        case peerFilesystem = "peer_filesystem", metadataRoundTrip = "metadata_round_trip"
+    }
 
     public subscript(id: ProbeCheckID) -> ProbeAnswer { checks.first { $0.id == id }?.answer ?? .untested }
 
@@ -242,6 +250,10 @@ public enum FilesystemProbe {
         result.checks += trial.links()
         result.checks += trial.locks()
         result.checks.append(trial.rootChown())
+        if let t = trial.metadataRoundTrip() {
+            result.metadataRoundTrip = t
+            result.walkers = Walkers.choose(roundTrip: t)
+        }
         if let peer = options.peer {
             result.peerFilesystem = (try? FD.openDirectory(peer)).map { mountInfo(of: $0) }
             result.checks += try trial.peer(peer, local: mount, scratchName: name, parent: parent)
@@ -353,6 +365,20 @@ struct Trial {
             if gid == nil { gidNote = "not root and in no group besides the primary one" }
         }
         return gid
+    }
+
+    /// The median of 32 tries of creating and removing an empty file: a round trip to whatever keeps
+    /// the metadata (the local disk's journal in memory, a FUSE daemon, an NFS or metadata server).
+    func metadataRoundTrip() -> Double? {
+        var times: [Double] = []
+        for i in 0..<32 {
+            let name = "rt.\(i)"
+            let t0 = Posix.now()
+            guard (try? scratch.openat(name, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)) != nil else { return nil }
+            try? scratch.unlink(name)
+            times.append(Posix.now() - t0)
+        }
+        return times.sorted()[times.count / 2]
     }
 
     static func describe(_ e: Error) -> String {
@@ -611,5 +637,35 @@ struct Trial {
             checks.append(ProbeCheck(.peerACL, .untested, "no ACL here to compare"))
         }
         return checks
+    }
+}
+
+/// How many directories the walker works on at once. On a local disk a walker is CPU-bound: one per
+/// core. Where each metadata call waits for a round trip (FUSE, NFS, Lustre, JuiceFS), more walkers keep
+/// more requests in flight. The round trip is measured by `probe` (and init's probe), never guessed
+/// from the filesystem's name; the answer is recorded in ROOT/.hfshare/probe.json and used as the
+/// default of `--threads`.
+public enum Walkers {
+    public static var cores: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Local (round trip under 50 µs): one walker per core. Slower: one walker per 25 µs of round trip
+    /// (a walker spends about that much CPU per entry), at least one per core and at most 64.
+    public static func choose(roundTrip: Double, cores: Int = Walkers.cores) -> Int {
+        guard roundTrip > 50e-6 else { return cores }
+        return min(64, max(cores, Int((roundTrip / 25e-6).rounded(.up))))
+    }
+}
+
+extension FilesystemProbe {
+    /// As root, on a ROOT that init made (a trusted state dir with its config): keeps `result` in
+    /// ROOT/.hfshare/probe.json, where audit, repair and du find their walker count. Returns that
+    /// path, or nil when nothing was recorded (not root, not a cache root, state dir not trusted).
+    public static func record(_ result: ProbeResult, root given: String) throws -> String? {
+        guard Posix.isRoot() else { return nil }
+        let (root, exists) = try Paths.resolveTrusted(Paths.absolute(given))
+        guard exists, let state = try? StateDir.openIfPresent(root: root),
+              let config = try? RootConfig.load(root: root, state: state) else { return nil }
+        _ = try state.write("probe.json", result.encoded(), mode: config.other == .none ? 0o640 : 0o644, gid: config.gid)
+        return ProbeRecord.path(root)
     }
 }

@@ -64,7 +64,7 @@ struct Du: ParsableCommand {
             completion: .file())
     var textfile: String?
 
-    @Option(name: .long, help: ArgumentHelp("Repos walked at once. Default: one per CPU (at least 2).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Repos walked at once. Default: what 'hfshare probe' measured for ROOT's filesystem (ROOT/.hfshare/probe.json), else one per CPU (at least 2).", valueName: "n"))
     var threads: Int?
 
     func validate() throws {
@@ -78,7 +78,7 @@ struct Du: ParsableCommand {
     func run() throws {
         let rootPath = try UsageScanner.resolveRoot(root)
         var o = UsageOptions(root: rootPath)
-        if let threads { o.threads = threads }
+        o.threads = threads ?? ProbeRecord.load(root: rootPath)?.walkers.flatMap { (1...64).contains($0) ? $0 : nil } ?? o.threads
         let age = Validate.duration(unusedFor)!
         let pins = (try? PinFile.load(root: rootPath)) ?? PinFile()
         o.prunableAge = age

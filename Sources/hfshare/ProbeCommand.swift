@@ -16,6 +16,13 @@ struct Probe: ParsableCommand {
         Hugging Face cache and what hfshare does about it. 'hfshare init' runs the same probe and adapts \
         its policy; the answers it acted on are in ROOT/.hfshare/probe.json.
 
+        It also times a metadata round trip (creating and removing an empty file, median of 32) and \
+        picks how many directories audit, repair and du walk at once: one per core where a round trip \
+        takes under 50 µs (a local disk), else one per 25 µs of round trip (at least one per core, at most \
+        64), so that a network filesystem has many requests in flight. Run as root on a cache made by \
+        init, probe records its answers in ROOT/.hfshare/probe.json, and that walker count becomes the \
+        default of --threads.
+
         With --peer, PATH's scratch directory is also reached through MOUNTPOINT, another mount of the \
         same filesystem (another node's view, e.g. a second client mount; PATH's place below its own \
         mount point is looked up below MOUNTPOINT): a file written here must be \
@@ -54,10 +61,13 @@ struct Probe: ParsableCommand {
         var options = ProbeOptions(gid: gid, peer: peer.map { Paths.absolute($0) })
         options.gid = gid
         let result = try FilesystemProbe.run(path: path, options)
+        // On a cache made by init, root keeps what it found (audit's default walker count comes from it).
+        let recorded = try FilesystemProbe.record(result, root: path)
         if json {
             Output.out(String(decoding: result.encoded(), as: UTF8.self))
         } else {
             Output.out(ProbeText.render(result))
+            if let recorded { Output.out("recorded in \(recorded)\n") }
         }
         if !result.failed.isEmpty { throw OutcomeStatus.findings }
     }
@@ -74,6 +84,9 @@ enum ProbeText {
             out += "  peer \(peer): \(p.type), \(p.source) on \(p.mountPoint) type \(p.mountType) (\(p.mountOptions))\n"
         }
         if let gid = r.gid { out += "  setgid/ACL checks used gid \(gid)\n" }
+        if let t = r.metadataRoundTrip, let w = r.walkers {
+            out += String(format: "  metadata round trip %.0f µs (create + remove, median of 32): walkers: %d (audit, repair and du; --threads overrides)\n", t * 1e6, w)
+        }
         out += "\n"
         let width = max(20, r.checks.map { $0.id.rawValue.count }.max() ?? 0)
         out += "check".padding(toLength: width + 2, withPad: " ", startingAt: 0) + "answer    what happened\n"

@@ -307,4 +307,40 @@ import Testing
         let refused = box.hfshare(as: user, ["probe", "/"])
         #expect(refused.status == 2 && refused.stderr.contains("cannot create a scratch directory"), "\(refused.stderr)")
     }
+
+    /// Issue #18: the walker count comes from a measured round trip, never from the filesystem's name.
+    @Test func walkersFollowTheMeasuredRoundTrip() {
+        #expect(Walkers.choose(roundTrip: 12e-6, cores: 2) == 2)     // a local disk: one per core
+        #expect(Walkers.choose(roundTrip: 40e-6, cores: 8) == 8)
+        #expect(Walkers.choose(roundTrip: 500e-6, cores: 2) == 20)   // a FUSE daemon or a LAN server
+        #expect(Walkers.choose(roundTrip: 80e-6, cores: 8) == 8)     // never fewer than the cores
+        #expect(Walkers.choose(roundTrip: 5e-3, cores: 2) == 64)     // capped
+    }
+
+    /// Root's probe of a cache root made by init records its answers (and the walker count audit then
+    /// uses) in the state dir; a plain directory gets nothing written.
+    @Test func probeRecordsWalkersForAnInitRoot() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let g = acc.group()
+        let root = box.path("cache")
+        let made = box.hfshare(["init", root, "--group", g.name, "--root-is-member", "--no-profile"])
+        try #require(made.status == 0, "\(made.stderr)")
+        try FileManager.default.removeItem(atPath: root + "/.hfshare/probe.json")
+        let r = box.hfshare(["probe", root])
+        #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
+        #expect(r.stdout.contains("metadata round trip") && r.stdout.contains("recorded in \(root)/.hfshare/probe.json"), "\(r.stdout)")
+        let data = try #require(FileManager.default.contents(atPath: root + "/.hfshare/probe.json"))
+        let recorded = try JSONDecoder().decode(ProbeResult.self, from: data)
+        let rt = try #require(recorded.metadataRoundTrip)
+        #expect(recorded.walkers == Walkers.choose(roundTrip: rt))
+        #expect(ProbeRecord.load(root: root)?.walkers == recorded.walkers)
+        let st = try #require(fileStat(root + "/.hfshare/probe.json"))
+        #expect(st.uid == 0 && st.permissions & 0o022 == 0)
+        let plain = box.path("plain")
+        mkdir(plain, 0o755)
+        let p = box.hfshare(["probe", plain])
+        #expect(!p.stdout.contains("recorded in"), "\(p.stdout)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: plain).isEmpty)
+    }
 }
