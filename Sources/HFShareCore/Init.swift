@@ -228,17 +228,24 @@ public enum Initializer {
         return report
     }
 
-    /// A directory init creates gets the whole policy at once: group, 2775/2770, access and default ACL.
+    /// A directory init (or migrate) has just made, 0700 and root's, gets the whole policy before anyone
+    /// can enter it: judged like any entry and changed by the same judge and actor as repair (group,
+    /// mode, access ACL with init's `group:G:`, default ACL, readers' entries).
     static func makePolicyDirectory(_ dir: FD, _ policy: Policy) throws {
-        try dir.chown(gid: policy.gid)
-        if policy.aclSupported {
-            var access = policy.defaultACL
-            for r in policy.curated.readers { access[.group(r)] = .rx } // reader groups (issue #17): r-x
-            access[.other] = policy.other.perms
-            try ACLStore.write(access, to: dir, .access)
-            try ACLStore.write(access, to: dir, .default)
-        }
+        // What a new directory starts as is init's decision (2775, or 2770 with --other none); the judge
+        // only ever adds what sharing needs and never loosens, so it does not open `o::` by itself.
         try dir.chmod(policy.newDirectoryMode)
+        let st = try dir.stat()
+        let entry = Policy.Entry(name: (dir.path as NSString).lastPathComponent, stat: st,
+                                 access: policy.aclSupported ? try ACLStore.read(dir, .access) : nil,
+                                 defaultACL: policy.aclSupported ? try ACLStore.read(dir, .default) : nil)
+        let judge = Judge(policy: policy, root: dir.path, fix: FixMode(dryRun: false, breakOutsideLinks: false, addNamedGroupToDirectories: true))
+        // No membership: the skeleton is root's, and its owner is no finding.
+        guard let plan = judge.judge(Facts(entry: entry, path: dir.path, membership: nil)).plan else { return }
+        let actor = Actor(policy: policy, root: dir, addNamedGroup: true)
+        for r in actor.carry(plan, entry, parentRel: "", in: dir, selfFD: dir, path: dir.path) where r.outcome == .failed {
+            throw UsageError("\(Escape.text(dir.path)): cannot give the new directory the sharing policy: \(r.error ?? "unknown error")")
+        }
     }
 
     static func nearestExisting(_ path: String) -> String {
