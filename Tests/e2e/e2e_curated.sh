@@ -20,9 +20,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_curated.sh: $*" >&2; exit 2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-[[ $(id -u) == 0 ]] || die "must run as root (it creates users and groups)"
-[[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
-for tool in setpriv useradd setfacl getfacl; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+preflight setpriv useradd setfacl getfacl
 py=$(bash "$here/venv.sh")/bin/python
 
 G=hfcw$$ R=hfcr$$ L=hfcl$$ W=hfcuw$$ U=hfcuu$$ RD=hfcur$$
@@ -38,11 +36,7 @@ cleanup() {
     remove_accounts "$W" "$U" "$RD" -- "$G" "$R" "$L"
     remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -m 0711 "$T/home"
-accounts_lock
+begin_accounts
 groupadd -g "$(free_id)" "$G"
 groupadd -g "$(free_id)" "$R"
 groupadd -g "$(free_id)" "$L"

@@ -17,9 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_env_pid.sh: $*" >&2; exit 2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-[[ $(id -u) == 0 ]] || die "must run as root (it creates a user, a group and cgroups)"
-[[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
-for tool in setpriv useradd gpasswd; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+preflight setpriv useradd gpasswd
 py=$(bash "$here/venv.sh")/bin/python
 
 model=hfshare-test/tiny-model
@@ -43,11 +41,7 @@ cleanup() {
     remove_accounts "$U" -- "$U" "$G"
     remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -m 0711 "$T/home"
-accounts_lock
+begin_accounts
 groupadd -g "$(free_id)" "$G"
 groupadd -g "$(free_id)" "$U"
 useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$U" -d "$T/home/$U" -s /bin/sh "$U" # not in G yet

@@ -16,11 +16,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_migrate.sh: $*" >&2; exit 2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-[[ $(id -u) == 0 ]] || die "must run as root (it creates users and a group)"
-[[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
+preflight setpriv useradd gpasswd
 setup=${E2E_SETUP:-hfshare}
 [[ $setup == hfshare || $setup == naive ]] || die "E2E_SETUP must be hfshare or naive"
-for tool in setpriv useradd gpasswd; do command -v "$tool" >/dev/null || die "$tool is missing"; done
 py=$(bash "$here/venv.sh")/bin/python
 
 model=hfshare-test/tiny-model
@@ -36,11 +34,7 @@ cleanup() {
     remove_accounts "$UA" "$UB" -- "$UA" "$UB" "$G"
     remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -m 0711 "$T/home"
-accounts_lock
+begin_accounts
 groupadd -g "$(free_id)" "$G"
 for u in "$UA" "$UB"; do # each with its own primary group, not yet in $G: 'user add' does that
     groupadd -g "$(free_id)" "$u"

@@ -16,9 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_prune.sh: $*" >&2; exit 2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-[[ $(id -u) == 0 ]] || die "must run as root (it creates users and a group)"
-[[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
-for tool in setpriv useradd; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+preflight setpriv useradd
 py=$(bash "$here/venv.sh")/bin/python
 
 G=hfpr$$ UA=hfpra$$ UB=hfprb$$ UC=hfprc$$
@@ -37,11 +35,7 @@ cleanup() {
     remove_accounts "$UA" "$UB" "$UC" -- "$G"
     remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -m 0711 "$T/home"
-accounts_lock
+begin_accounts
 groupadd -g "$(free_id)" "$G"
 for u in "$UA" "$UB" "$UC"; do useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$G" -d "$T/home/$u" -s /bin/sh "$u"; done
 accounts_unlock

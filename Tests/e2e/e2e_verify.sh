@@ -15,9 +15,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "e2e_verify.sh: $*" >&2; exit 2; }
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-[[ $(id -u) == 0 ]] || die "must run as root (it creates a user and a group)"
-[[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
-command -v setpriv >/dev/null || die "setpriv is missing"
+preflight setpriv
 py=$(bash "$here/venv.sh")/bin/python
 
 model=hfshare-test/tiny-model dataset=hfshare-test/tiny-dataset big=hfshare-test/big-model
@@ -31,11 +29,7 @@ cleanup() {
     remove_accounts "$UA" -- "$G"
     remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -m 0711 "$T/home"
-accounts_lock
+begin_accounts
 groupadd -g "$(free_id)" "$G"
 useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$G" -d "$T/home/$UA" -s /bin/sh "$UA"
 accounts_unlock

@@ -62,3 +62,21 @@ remove_accounts() { # remove_accounts USER... -- GROUP...: those that exist, und
 remove_tmp() { # $T, unless E2E_KEEP is set (then say where it is)
     if [[ -n ${E2E_KEEP:-} ]]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
+
+# preflight TOOL...: what every e2e script checks first (root, $HFSHARE, the tools it runs); the
+# script defines die() before sourcing this file.
+preflight() {
+    [[ $(id -u) == 0 ]] || die "must run as root (it creates users and groups)"
+    [[ -x ${HFSHARE:-} ]] || die "set HFSHARE to the hfshare binary"
+    local tool
+    for tool in "$@"; do command -v "$tool" >/dev/null || die "$tool is missing"; done
+}
+
+# begin_accounts: the script's cleanup() runs on exit (INT/TERM exit 130), $T/home is made for the
+# test accounts' homes, and the cross-process accounts lock is taken (free_id needs it).
+begin_accounts() {
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    mkdir -m 0711 "$T/home"
+    accounts_lock
+}

@@ -77,11 +77,7 @@ cleanup() {
     remove_accounts "$UA" "$UB" "$UC" "$UD" -- "$UB" "$UC" "$UD" "$G"
     remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-mkdir -m 0711 "$T/home"
-accounts_lock
+begin_accounts
 groupadd -g "$(free_id)" "$G"
 useradd -K UID_MAX=64999 -M -N -u "$(free_id)" -g "$G" -d "$T/home/$UA" -s /bin/sh "$UA"
 for u in "$UB" "$UC" "$UD"; do
