@@ -155,34 +155,24 @@ public final class FD: @unchecked Sendable {
     /// `shortReadIsEOF`: on filesystems whose readdir fills the buffer until the directory ends
     /// (ext4, xfs, btrfs, tmpfs), a read that left room for another record was the last one, which
     /// saves the empty getdents64 call per directory. Never for FUSE or NFS, which return pages.
-    /// Large directories come back in inode order (as gnulib's fts sorts them): on a cold cache the
-    /// stat of each entry then reads the inode table front to back instead of seeking across it.
     public func entries(shortReadIsEOF: Bool = false) throws -> [(name: String, type: FileType)] {
-        var result: [(name: String, type: FileType, ino: UInt64)] = []
-        try forEachEntry(shortReadIsEOF: shortReadIsEOF) { name, type, ino in result.append((ByteName.decode(name), type, ino)) }
-        return FD.inInodeOrder(result).map { ($0.name, $0.type) }
+        var result: [(String, FileType)] = []
+        try forEachEntry(shortReadIsEOF: shortReadIsEOF) { name, type in result.append((ByteName.decode(name), type)) }
+        return result
     }
 
     /// The same listing with the names as their exact bytes.
     func entryBytes() throws -> [(name: [UInt8], type: FileType)] {
-        var result: [(name: [UInt8], type: FileType, ino: UInt64)] = []
-        try forEachEntry { name, type, ino in
-            result.append((Array(UnsafeRawBufferPointer(start: name, count: strlen(name))), type, ino))
+        var result: [([UInt8], FileType)] = []
+        try forEachEntry { name, type in
+            result.append((Array(UnsafeRawBufferPointer(start: name, count: strlen(name))), type))
         }
-        return FD.inInodeOrder(result).map { ($0.name, $0.type) }
-    }
-
-    /// Directories with more entries than this are listed in inode order (gnulib fts uses 10,000;
-    /// a hub repo's blobs/ and .locks/ dirs are smaller and still benefit).
-    static let inodeSortThreshold = 1000
-
-    static func inInodeOrder<N>(_ list: [(name: N, type: FileType, ino: UInt64)]) -> [(name: N, type: FileType, ino: UInt64)] {
-        list.count > inodeSortThreshold ? list.sorted { $0.ino < $1.ino } : list
+        return result
     }
 
     /// The one getdents64 loop: every entry but `.` and `..`, its NUL-terminated name valid only
     /// during the call.
-    private func forEachEntry(shortReadIsEOF: Bool = false, _ body: (UnsafePointer<CChar>, FileType, UInt64) -> Void) throws {
+    private func forEachEntry(shortReadIsEOF: Bool = false, _ body: (UnsafePointer<CChar>, FileType) -> Void) throws {
         let size = 64 * 1024
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { buf.deallocate() }
@@ -197,7 +187,7 @@ public final class FD: @unchecked Sendable {
             while hf_dirent_next(buf, n, &off, &namePtr, &type, &ino) == 1 {
                 guard let namePtr else { continue }
                 if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
-                body(namePtr, FileType(direntType: type), ino)
+                body(namePtr, FileType(direntType: type))
             }
             if shortReadIsEOF && n <= size - 512 { break } // a record is at most 19 + 256 bytes
         }
