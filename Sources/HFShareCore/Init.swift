@@ -265,6 +265,11 @@ public enum ProbeRecord {
               let data = try? state.read("probe.json", maxBytes: 1 << 20) else { return nil }
         return try? JSONDecoder().decode(ProbeResult.self, from: data)
     }
+
+    /// The walker count recorded for ROOT (Walkers), if there is one in range: the default of --threads.
+    public static func walkers(root: String) -> Int? {
+        load(root: root)?.walkers.flatMap { (1...Walkers.maximum).contains($0) ? $0 : nil }
+    }
 }
 
 /// `/etc/profile.d/hfshare.sh`: points the client at ROOT for members, tokens stay per user.

@@ -650,9 +650,11 @@ public enum Walkers {
 
     /// Local (round trip under 50 µs): one walker per core. Slower: one walker per 25 µs of round trip
     /// (a walker spends about that much CPU per entry), at least one per core and at most 64.
+    public static let maximum = 64
+
     public static func choose(roundTrip: Double, cores: Int = Walkers.cores) -> Int {
         guard roundTrip > 50e-6 else { return cores }
-        return min(64, max(cores, Int((roundTrip / 25e-6).rounded(.up))))
+        return min(maximum, max(cores, Int((roundTrip / 25e-6).rounded(.up))))
     }
 }
 

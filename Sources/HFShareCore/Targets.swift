@@ -63,7 +63,7 @@ public struct TargetOptions: Sendable {
         policy.curated.store = StoreUse.restricted(root: root, rules: policy.curated)
         var o = ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember || (config?.rootIsMember ?? false))
         // The walker count probe measured for this filesystem (issue #18); --threads overrides it.
-        if let walkers = ProbeRecord.load(root: root)?.walkers, (1...64).contains(walkers) { o.threads = walkers }
+        if let walkers = ProbeRecord.walkers(root: root) { o.threads = walkers }
         // `restrict` makes an exact repo's dirs as root ahead of its first download: not owner findings.
         for repo in curated.premadeRepos { o.skeleton.formUnion(Restrictions.premade(repo)) }
         o.excludes = excludes

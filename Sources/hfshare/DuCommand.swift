@@ -78,7 +78,7 @@ struct Du: ParsableCommand {
     func run() throws {
         let rootPath = try UsageScanner.resolveRoot(root)
         var o = UsageOptions(root: rootPath)
-        o.threads = threads ?? ProbeRecord.load(root: rootPath)?.walkers.flatMap { (1...64).contains($0) ? $0 : nil } ?? o.threads
+        o.threads = threads ?? ProbeRecord.walkers(root: rootPath) ?? o.threads
         let age = Validate.duration(unusedFor)!
         let pins = (try? PinFile.load(root: rootPath)) ?? PinFile()
         o.prunableAge = age

@@ -323,9 +323,7 @@ import Testing
         let box = Sandbox(), acc = TempAccounts()
         defer { box.cleanup(); acc.cleanup() }
         let g = acc.group()
-        let root = box.path("cache")
-        let made = box.hfshare(["init", root, "--group", g.name, "--root-is-member", "--no-profile"])
-        try #require(made.status == 0, "\(made.stderr)")
+        let root = try box.initRoot("cache", group: g)
         try FileManager.default.removeItem(atPath: root + "/.hfshare/probe.json")
         let r = box.hfshare(["probe", root])
         #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
@@ -335,6 +333,7 @@ import Testing
         let rt = try #require(recorded.metadataRoundTrip)
         #expect(recorded.walkers == Walkers.choose(roundTrip: rt))
         #expect(ProbeRecord.load(root: root)?.walkers == recorded.walkers)
+        #expect(ProbeRecord.walkers(root: root) == recorded.walkers)
         let st = try #require(fileStat(root + "/.hfshare/probe.json"))
         #expect(st.uid == 0 && st.permissions & 0o022 == 0)
         let plain = box.path("plain")

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Testing
 @testable import HFShareCore
 
 /// Result of running a program.
@@ -113,6 +114,14 @@ final class Sandbox {
     }
 
     func cleanup() { TestEnv.sh("rm -rf '\(dir)'") }
+
+    /// `hfshare init` of `rel` for group `g`, root counted as a member, no profile: a compliant cache root.
+    func initRoot(_ rel: String, group g: TempAccounts.Group) throws -> String {
+        let root = path(rel)
+        let made = hfshare(["init", root, "--group", g.name, "--root-is-member", "--no-profile"])
+        try #require(made.status == 0, "\(made.stderr)")
+        return root
+    }
 }
 
 /// Temporary users and groups with high free ids, removed by `cleanup()`.

@@ -39,9 +39,7 @@ import Testing
         let box = Sandbox(), acc = TempAccounts()
         defer { box.cleanup(); acc.cleanup() }
         let g = acc.group()
-        let root = box.path("cache")
-        let made = box.hfshare(["init", root, "--group", g.name, "--root-is-member", "--no-profile"])
-        try #require(made.status == 0, "\(made.stderr)")
+        let root = try box.initRoot("cache", group: g)
         let c1 = String(repeating: "1", count: 40), c2 = String(repeating: "2", count: 40), c3 = String(repeating: "3", count: 40)
         let setup = TestEnv.sh("""
             set -e
