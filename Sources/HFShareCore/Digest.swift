@@ -9,6 +9,8 @@ public struct SHA256 {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) { h.update(bufferPointer: bytes) }
     public mutating func update(_ bytes: [UInt8]) { h.update(data: bytes) }
     public mutating func finalize() -> String { hex(h.finalize()) }
+    /// The 32 bytes themselves (for a checksum kept in a file).
+    public mutating func digest() -> [UInt8] { Array(h.finalize()) }
 }
 
 public struct SHA1 {

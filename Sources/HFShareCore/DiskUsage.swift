@@ -377,6 +377,9 @@ public final class UsageScanner: @unchecked Sendable {
     private var lastUse = LastUseSource.from(mountOptions: "")
     private var rootDev: UInt64 = 0
     private var rootFills = false
+    /// Root's record of snapshot directories (LinkIndex), and the hub's path under ROOT ("" or "hub/").
+    private var linkStore: LinkIndexStore?
+    private var hubRel = ""
 
     public init(_ options: UsageOptions) { self.options = options }
 
@@ -404,6 +407,7 @@ public final class UsageScanner: @unchecked Sendable {
         let rootStat = try root.usageStat()
         rootDev = rootStat.dev
         rootFills = FD.fillingReaddirMagics.contains(root.filesystemMagic)
+        linkStore = LinkIndexStore.open(root: options.root, rootFD: root)
         count(rootStat, area: "other")
         let top = try listing(root, dev: rootDev)
         var work: [Work] = []
@@ -411,6 +415,7 @@ public final class UsageScanner: @unchecked Sendable {
         var hubFD: FD?
         if top.contains(where: { $0.type == .directory && $0.name == "hub" }) {
             hubFD = try? root.openDirectory("hub", noatime: true)
+            hubRel = "hub/"
             if let h = hubFD { hubPath = h.path; count(try h.usageStat(), area: "hub") } else { noteUnreadable(FD.join(root.path, "hub")) }
         } else if top.contains(where: { isRepoDir($0.name) }) {
             hubFD = root
@@ -601,6 +606,8 @@ public final class UsageScanner: @unchecked Sendable {
         var blobTimes: [String: Double] = [:]
         var revisions: [RepoDetail.Revision] = []
         var refs: [String: [String]] = [:]
+        let index = linkStore.flatMap { store in (try? repoFD.stat()).map { store.index(repoRel: hubRel + name, repo: $0) } }
+        defer { index?.save() }
         let top = (try? listing(repoFD, dev: st.dev)) ?? []
         if top.isEmpty, (try? repoFD.entries()) == nil { acc.unreadable.append(repoFD.path) }
         for e in top {
@@ -643,7 +650,7 @@ public final class UsageScanner: @unchecked Sendable {
                     guard let sst = try? sdir.usageStat(s.name) else { continue }
                     var rev = RepoDetail.Revision(commit: s.name, blobs: [], lastUse: sst.mtime)
                     if sst.type == .directory {
-                        snapshotWalk(sdir, s.name, sst, rev: &rev, acc: &acc)
+                        snapshotWalk(sdir, s.name, sst, rev: &rev, acc: &acc, index: index)
                     } else {
                         add(sst, to: &acc)
                     }
@@ -710,20 +717,41 @@ public final class UsageScanner: @unchecked Sendable {
         return a.count >= b.count && a.suffix(b.count).elementsEqual(b)
     }
 
-    private func snapshotWalk(_ parent: FD, _ name: String, _ st: UsageStat, rev: inout RepoDetail.Revision, acc: inout Accumulator) {
+    /// One entry of a snapshot. A directory that root recorded unchanged (LinkIndex) is not listed and
+    /// its links are not read (`known`: the recorded target); one that is not is recorded as it is read.
+    /// Returns a symlink's target.
+    @discardableResult
+    private func snapshotWalk(_ parent: FD, _ name: String, _ st: UsageStat, rev: inout RepoDetail.Revision, acc: inout Accumulator,
+                              index: LinkIndex?, known: [UInt8]? = nil) -> [UInt8]? {
         add(st, to: &acc)
         rev.lastUse = max(rev.lastUse, st.mtime)
         switch st.type {
         case .directory:
-            guard let dir = try? parent.openDirectory(name, noatime: true), let list = try? listing(dir, dev: st.dev) else {
-                acc.unreadable.append(FD.join(parent.path, name)); return
+            guard let dir = try? parent.openDirectory(name, noatime: true) else {
+                acc.unreadable.append(FD.join(parent.path, name)); return nil
             }
-            for e in list {
-                guard let cst = try? dir.usageStat(e.name) else { continue }
-                snapshotWalk(dir, e.name, cst, rev: &rev, acc: &acc)
+            let before = index == nil ? nil : try? dir.stat()
+            let recorded = before.flatMap { index?.entries(of: $0) }
+            var recording: [LinkIndex.Entry]? = before != nil && recorded == nil ? [] : nil
+            let names: [String]
+            if let recorded {
+                names = recorded.map { ByteName.decode($0.name) }
+            } else {
+                guard let list = try? listing(dir, dev: st.dev) else { acc.unreadable.append(FD.join(parent.path, name)); return nil }
+                names = list.map(\.name)
             }
+            for (i, n) in names.enumerated() {
+                guard let cst = try? dir.usageStat(n) else { recording = nil; continue }
+                let target = snapshotWalk(dir, n, cst, rev: &rev, acc: &acc, index: index,
+                                          known: recorded.flatMap { $0[i].ino == cst.ino ? $0[i].target : nil })
+                if cst.type == .symlink && target == nil { recording = nil }
+                recording?.append(LinkIndex.Entry(name: ByteName.bytes(n), type: cst.type, ino: cst.ino, target: target))
+            }
+            if let recording, let before, let index, let after = try? dir.stat() { index.record(before: before, after: after, entries: recording) }
         case .symlink:
-            if let target = try? parent.readlink(name), let blob = UsageScanner.blobName(target) { rev.blobs.insert(blob) }
+            let target = known ?? (try? parent.readlink(name)).map(ByteName.bytes)
+            if let target, let blob = UsageScanner.blobName(ByteName.decode(target)) { rev.blobs.insert(blob) }
+            return target
         case .regular:
             // A snapshot written without symlinks: its files are its own bytes.
             let key = InodeKey(dev: st.dev, ino: st.ino)
@@ -734,6 +762,7 @@ public final class UsageScanner: @unchecked Sendable {
             rev.lastUse = max(rev.lastUse, lastUse.atime ? st.atime : 0)
         default: break
         }
+        return nil
     }
 
     private func refWalk(_ parent: FD, _ name: String, dev: UInt64, prefix: String, acc: inout Accumulator, refs: inout [String: [String]]) {

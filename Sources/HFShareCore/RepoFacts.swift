@@ -26,6 +26,8 @@ final class RepoFacts: @unchecked Sendable {
     let hubDir: FD?
     let name: String
     let path: String
+    /// Root's record of the repo's snapshot directories, when there is one to use (LinkIndex).
+    let index: LinkIndex?
 
     private let lock = NSLock()
     private var pending = 1
@@ -39,8 +41,8 @@ final class RepoFacts: @unchecked Sendable {
 
     private enum SnapshotsState { case absent, notDirectory, unreadable, read }
 
-    init(repoDir: FD, hubDir: FD?, name: String, path: String) {
-        self.repoDir = repoDir; self.hubDir = hubDir; self.name = name; self.path = path
+    init(repoDir: FD, hubDir: FD?, name: String, path: String, index: LinkIndex? = nil) {
+        self.repoDir = repoDir; self.hubDir = hubDir; self.name = name; self.path = path; self.index = index
     }
 
     private func locked(_ body: () -> Void) { lock.lock(); body(); lock.unlock() }

@@ -133,7 +133,8 @@ public enum RepoIntegrity {
 
     /// Reads refs/, snapshots/ and blobs/ of one repo through descriptors (O_NOFOLLOW, names as bytes).
     /// Blobs first: a snapshot link to `blobs/<name>` is present iff that blob is (no stat per link).
-    public static func readLayout(_ repo: FD) -> Layout {
+    /// `index`: root's record of the repo's snapshot directories (LinkIndex), used and kept up to date.
+    public static func readLayout(_ repo: FD, index: LinkIndex? = nil) -> Layout {
         var layout = Layout()
         if let refs = try? repo.openDirectory(bytes: Array("refs".utf8), noatime: true) {
             readRefs(refs, prefix: [], into: &layout, depth: 0)
@@ -168,7 +169,7 @@ public enum RepoIntegrity {
                     guard isCommitID(name), type == .directory || type == .unknown,
                           let dir = try? snaps.openDirectory(bytes: name, noatime: true) else { layout.foreignSnapshotEntries += 1; continue }
                     var files: [SnapshotFile] = []
-                    readSnapshot(dir, prefix: [], depth: 0, blobPresent: blobPresent, into: &files)
+                    readSnapshot(dir, prefix: [], depth: 0, blobPresent: blobPresent, index: index, into: &files)
                     layout.snapshots.append(Snapshot(commit: name, files: files))
                 }
                 layout.snapshotsReadable = true
@@ -199,25 +200,42 @@ public enum RepoIntegrity {
         }
     }
 
-    private static func readSnapshot(_ dir: FD, prefix: [UInt8], depth: Int, blobPresent: [NameKey: Bool], into files: inout [SnapshotFile]) {
-        guard depth < 64, let list = try? dir.entryBytes() else { return }
-        for (name, direntType) in list {
+    private static func readSnapshot(_ dir: FD, prefix: [UInt8], depth: Int, blobPresent: [NameKey: Bool], index: LinkIndex?, into files: inout [SnapshotFile]) {
+        guard depth < 64 else { return }
+        // Unchanged since root recorded it (LinkIndex): names, types and link targets without getdents or readlink.
+        let before = index == nil ? nil : try? dir.stat()
+        let recorded = before.flatMap { index?.entries(of: $0) }
+        var recording: [LinkIndex.Entry]? = before != nil && recorded == nil ? [] : nil
+        let list: [(name: [UInt8], type: FileType, ino: UInt64)]
+        if let recorded {
+            list = recorded.map { ($0.name, $0.type, $0.ino) }
+        } else {
+            guard let l = try? dir.entryRecords() else { return }
+            list = l
+        }
+        for (i, (name, direntType, ino)) in list.enumerated() {
             let full = prefix.isEmpty ? name : prefix + [0x2F] + name
             // getdents' d_type spares the lstat of every link (a third of a cache); unknown on some filesystems.
             var type = direntType
             var st: FileStat?
             if type == .unknown || type == .regular {
                 st = try? dir.stat(bytes: name)
-                guard let t = st?.type else { continue }
+                guard let t = st?.type else { recording = nil; continue }
                 type = t
             }
+            var target: [UInt8]?
+            if type == .symlink {
+                target = recorded?[i].target ?? (try? dir.readlink(bytes: name))
+                if target == nil { recording = nil }
+            }
+            recording?.append(LinkIndex.Entry(name: name, type: type, ino: st?.ino ?? ino, target: target))
             switch type {
             case .directory:
                 if let sub = try? dir.openDirectory(bytes: name, noatime: true) {
-                    readSnapshot(sub, prefix: full, depth: depth + 1, blobPresent: blobPresent, into: &files)
+                    readSnapshot(sub, prefix: full, depth: depth + 1, blobPresent: blobPresent, index: index, into: &files)
                 }
             case .symlink:
-                let target = (try? dir.readlink(bytes: name)) ?? []
+                let target = target ?? []
                 if let blob = blobName(linkTarget: target, depth: depth) {
                     files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: blobPresent[NameKey(blob)] ?? false))
                 } else {
@@ -229,6 +247,7 @@ public enum RepoIntegrity {
                 files.append(SnapshotFile(path: full, kind: .other, present: false))
             }
         }
+        if let recording, let before, let index, let after = try? dir.stat() { index.record(before: before, after: after, entries: recording) }
     }
 
     /// The blob a snapshot link names, if its relative target, applied from

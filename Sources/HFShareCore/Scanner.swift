@@ -89,6 +89,8 @@ public final class Scanner: @unchecked Sendable {
     private var rootFD: FD?
     private var rootDev: UInt64 = 0
     private var rootReaddirFills = false
+    /// Root's record of snapshot directories (LinkIndex): nil unless root, with a trusted state dir, no excludes.
+    private var linkStore: LinkIndexStore?
 
     // Work queue (LIFO: depth first keeps the number of open directory fds near depth x threads).
     private let cond = NSCondition()
@@ -168,6 +170,7 @@ public final class Scanner: @unchecked Sendable {
         let rootStat = try root.stat()
         rootDev = rootStat.dev
         rootReaddirFills = FD.fillingReaddirMagics.contains(root.filesystemMagic)
+        if options.excludes.isEmpty { linkStore = LinkIndexStore.open(root: options.root, rootFD: root) }
         stack.append(DirWork(parent: nil, name: "", rel: "", stat: rootStat, underLocks: false, depth: 0))
 
         let done = DispatchSemaphore(value: 0)
@@ -192,6 +195,7 @@ public final class Scanner: @unchecked Sendable {
         }
         for _ in 0..<max(1, options.threads) { done.wait() }
         reporter?.cancel()
+        linkStore?.removeUntouched()
         finishLinks()
         lock.lock()
         summary.entries = scanned
@@ -236,7 +240,10 @@ public final class Scanner: @unchecked Sendable {
         // The repo this directory belongs to; the repo's findings come out when its last directory is done.
         var repo = work.repo
         defer {
-            if let repo, repo.leave() { for e in repo.events(root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) } }
+            if let repo, repo.leave() {
+                repo.index?.save()
+                for e in repo.events(root: options.root, fix: options.fix) { emit(e.finding, e.outcome, error: e.error) }
+            }
         }
         let dir: FD
         do {
@@ -276,31 +283,40 @@ public final class Scanner: @unchecked Sendable {
         // hfshare#14: refs, snapshots and blobs of a hub repo dir, collected from this walk (RepoFacts).
         var role = work.role
         if work.parent != nil, work.depth <= 2, RepoIntegrity.isRepoDirectory(rel: work.rel) {
-            repo = RepoFacts(repoDir: dir, hubDir: work.parent, name: work.name, path: path)
+            repo = RepoFacts(repoDir: dir, hubDir: work.parent, name: work.name, path: path,
+                             index: linkStore?.index(repoRel: work.rel, repo: work.stat))
             role = .repo
         }
-
-        let listing: [(name: String, type: FileType)]
-        do {
-            listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
-        } catch let error as SystemError {
-            if let repo, let role { repo.unreadable(role, reason: error.reason) }
-            emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
-            return []
-        } catch { return [] }
 
         // Whether this directory is (inside) a snapshot of a repo, once for all its entries.
         var inSnapshot = false
         if case .snapshot? = role { inSnapshot = true }
+        // A snapshot directory unchanged since root recorded it: its names and link targets are
+        // known (no getdents, no readlink). Otherwise it is listed, and recorded as it is read.
+        let index = inSnapshot ? repo?.index : nil
+        let recorded = index?.entries(of: work.stat)
+        var recording: [LinkIndex.Entry]? = index != nil && recorded == nil ? [] : nil
+        let listing: [(name: String, type: FileType)]
+        if let recorded {
+            listing = recorded.map { (ByteName.decode($0.name), $0.type) }
+        } else {
+            do {
+                listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
+            } catch let error as SystemError {
+                if let repo, let role { repo.unreadable(role, reason: error.reason) }
+                emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
+                return []
+            } catch { return [] }
+        }
         var children: [DirWork] = []
         let childUnderLocks = work.underLocks || work.name == ".locks"
         var count = 0
-        for (name, _) in listing {
+        for (i, (name, _)) in listing.enumerated() {
             let place = Place(parentRel: work.rel, name: name, depth: work.depth, inSnapshot: inSnapshot)
             if !options.excludes.isEmpty && isExcluded(place.rel, name) { repo?.markExcluded(); continue }
             count += 1
             let st: FileStat
-            do { st = try dir.stat(name) } catch { continue } // vanished since the listing
+            do { st = try dir.stat(name) } catch { recording = nil; continue } // vanished since the listing
             // The state dir is skipped only when it is what StateDir trusts: a member's `.hfshare`
             // (ROOT is group-writable) must not hide a subtree from the audit.
             if work.rel.isEmpty && name == Paths.stateDirectory && st.type == .directory && st.uid == 0 && st.permissions & 0o022 == 0 {
@@ -308,11 +324,17 @@ public final class Scanner: @unchecked Sendable {
                 continue
             }
             var link: LinkFacts?
-            if st.type == .symlink { link = linkFacts(dir: dir, name: name, at: place) }
+            var targetBytes: [UInt8]?
+            if st.type == .symlink {
+                targetBytes = recorded.flatMap { $0[i].ino == st.ino ? $0[i].target : nil }
+                link = linkFacts(dir: dir, name: name, at: place, known: targetBytes.map(ByteName.decode))
+                if targetBytes == nil { targetBytes = link?.target.map(ByteName.bytes) }
+                if targetBytes == nil { recording = nil }
+            }
+            recording?.append(LinkIndex.Entry(name: ByteName.bytes(name), type: st.type, ino: st.ino, target: targetBytes))
             var childRole: RepoFacts.Role?
             if let repo, let role {
-                childRole = repo.add(role, name: ByteName.bytes(name), stat: st, in: dir,
-                                     target: link?.target.map(ByteName.bytes), followedType: link?.followedType)
+                childRole = repo.add(role, name: ByteName.bytes(name), stat: st, in: dir, target: targetBytes, followedType: link?.followedType)
             }
             if st.type == .directory {
                 if childRole != nil { repo!.enter() }
@@ -340,6 +362,7 @@ public final class Scanner: @unchecked Sendable {
                                  restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
+        if let recording, let index, let after = try? dir.stat() { index.record(before: work.stat, after: after, entries: recording) }
         cond.lock()
         scanned += count + (work.parent == nil ? 1 : 0)
         currentDir = path
@@ -363,8 +386,9 @@ public final class Scanner: @unchecked Sendable {
 
     /// A symlink's facts, its target read once. Inside a snapshot the target's existence is the repo
     /// check's (snapshot-link-broken), so it is not looked up here (a third of a hub cache is such links).
-    private func linkFacts(dir: FD, name: String, at place: Place) -> LinkFacts {
-        guard let target = try? dir.readlink(name) else { return LinkFacts(target: nil, kind: nil, followedType: nil) }
+    /// `known`: the target root recorded (LinkIndex), if the link is the recorded inode.
+    private func linkFacts(dir: FD, name: String, at place: Place, known: String? = nil) -> LinkFacts {
+        guard let target = known ?? (try? dir.readlink(name)) else { return LinkFacts(target: nil, kind: nil, followedType: nil) }
         var followed: FileType?
         let kind = symlinkKind(dir: dir, target: target, at: place, checkTarget: !place.inSnapshot, followed: &followed)
         // hfshare#14: a broken snapshot link is the repo check's snapshot-link-broken, not also symlink-dangling.

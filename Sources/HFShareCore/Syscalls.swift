@@ -157,22 +157,31 @@ public final class FD: @unchecked Sendable {
     /// saves the empty getdents64 call per directory. Never for FUSE or NFS, which return pages.
     public func entries(shortReadIsEOF: Bool = false) throws -> [(name: String, type: FileType)] {
         var result: [(String, FileType)] = []
-        try forEachEntry(shortReadIsEOF: shortReadIsEOF) { name, type in result.append((ByteName.decode(name), type)) }
+        try forEachEntry(shortReadIsEOF: shortReadIsEOF) { name, type, _ in result.append((ByteName.decode(name), type)) }
         return result
     }
 
     /// The same listing with the names as their exact bytes.
     func entryBytes() throws -> [(name: [UInt8], type: FileType)] {
         var result: [([UInt8], FileType)] = []
-        try forEachEntry { name, type in
+        try forEachEntry { name, type, _ in
             result.append((Array(UnsafeRawBufferPointer(start: name, count: strlen(name))), type))
+        }
+        return result
+    }
+
+    /// The listing with names as bytes and each entry's inode number (d_ino).
+    func entryRecords() throws -> [(name: [UInt8], type: FileType, ino: UInt64)] {
+        var result: [([UInt8], FileType, UInt64)] = []
+        try forEachEntry { name, type, ino in
+            result.append((Array(UnsafeRawBufferPointer(start: name, count: strlen(name))), type, ino))
         }
         return result
     }
 
     /// The one getdents64 loop: every entry but `.` and `..`, its NUL-terminated name valid only
     /// during the call.
-    private func forEachEntry(shortReadIsEOF: Bool = false, _ body: (UnsafePointer<CChar>, FileType) -> Void) throws {
+    private func forEachEntry(shortReadIsEOF: Bool = false, _ body: (UnsafePointer<CChar>, FileType, UInt64) -> Void) throws {
         let size = 64 * 1024
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { buf.deallocate() }
@@ -187,7 +196,7 @@ public final class FD: @unchecked Sendable {
             while hf_dirent_next(buf, n, &off, &namePtr, &type, &ino) == 1 {
                 guard let namePtr else { continue }
                 if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
-                body(namePtr, FileType(direntType: type))
+                body(namePtr, FileType(direntType: type), ino)
             }
             if shortReadIsEOF && n <= size - 512 { break } // a record is at most 19 + 256 bytes
         }
@@ -306,20 +315,21 @@ extension FD {
     /// Places `name` in this directory atomically: a fresh random temp name (O_EXCL|O_NOFOLLOW, so
     /// nothing planted is followed or reused), the bytes, owner/group and mode (each result checked),
     /// fsync, rename over, fsync of the directory. Readers see the old file or the new one, never half.
-    public func placeFile(_ name: String, _ data: Data, mode: UInt32, uid: UInt32? = nil, gid: UInt32? = nil) throws {
+    /// `durable: false` skips both fsyncs, for a cache whose loss in a crash costs only a re-read.
+    public func placeFile(_ name: String, _ data: Data, mode: UInt32, uid: UInt32? = nil, gid: UInt32? = nil, durable: Bool = true) throws {
         let tmp = ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = try openat(tmp, flags: O_WRONLY | O_CREAT | O_EXCL | HF_O_NOFOLLOW | HF_O_CLOEXEC, mode: 0o600)
         do {
             try data.withUnsafeBytes { try fd.writeAll($0) }
             if uid != nil || gid != nil { try fd.chown(uid: uid ?? UInt32.max, gid: gid ?? UInt32.max) }
             try fd.chmod(mode)
-            try fd.fsync()
+            if durable { try fd.fsync() }
             try rename(tmp, to: name)
         } catch {
             try? unlink(tmp)
             throw error
         }
-        try? fsync()
+        if durable { try? fsync() }
     }
 }
 

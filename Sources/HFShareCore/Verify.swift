@@ -164,8 +164,12 @@ public enum Verify {
             selected.append(Selected(name: nameBytes, id: repoID, revFilter: revFilter, fd: try? hub.openDirectory(bytes: nameBytes, noatime: true)))
         }
         let layouts = LayoutBox(count: selected.count)
+        let linkStore = LinkIndexStore.open(root: options.root, rootFD: rootFD)
         DispatchQueue.concurrentPerform(iterations: selected.count) { i in
-            if let fd = selected[i].fd { layouts.set(i, RepoIntegrity.readLayout(fd)) }
+            guard let fd = selected[i].fd else { return }
+            let index = (try? fd.stat()).flatMap { linkStore?.index(repoRel: hubRel + ByteName.decode(selected[i].name), repo: $0) }
+            layouts.set(i, RepoIntegrity.readLayout(fd, index: index))
+            index?.save()
         }
         for i in selected.indices { selected[i].layout = layouts.get(i) }
 

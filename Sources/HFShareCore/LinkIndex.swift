@@ -1,0 +1,233 @@
+import CHFShare
+import Foundation
+import Glibc
+
+/// Root's record of what the snapshot directories of a repo hold: every entry's name, type and inode,
+/// and each symlink's target. A third of a hub cache is snapshot links, and their targets
+/// (`../../blobs/<64 hex>`, 76 bytes and more) are too long to live in an ext4 inode: each readlink is
+/// a block lookup (cold: a random read). With the record, audit, du and verify read a link only once
+/// in its life.
+///
+/// Why a record can be trusted (the rules are in docs/POLICY.md, "The link index"):
+/// - It is keyed by the directory's inode, mtime and ctime. No entry can be added, removed, renamed or
+///   replaced without the directory's mtime and ctime changing, and a symlink's target cannot change at
+///   all, so a directory whose key is unchanged holds exactly the recorded entries. mtime can be set
+///   by the owner (utimensat), ctime cannot: setting mtime changes ctime.
+/// - Timestamps are coarse (a tick of a few ms, a second on some filesystems): a change in the same
+///   tick as the recorded state would keep the key. So a directory is recorded only when its ctime is
+///   at least `settle` seconds older than the walk; any later change carries a later ctime.
+/// - The record is root's: files in `ROOT/.hfshare/links/` (root-only 0700), root-owned, 0600, ending
+///   in a sha256 of their content (a torn or edited file reads as empty). It is used only by root
+///   (other users could not read it, and nothing they run may rely on it). `--exclude` walks neither
+///   use nor write it (their listings are not whole).
+/// - A file is per repo (memory stays flat) and names the repo's (dev, ino): a repo deleted and
+///   made again starts empty. Deleting the directory is always safe (everything is read again).
+public final class LinkIndex: @unchecked Sendable {
+    public struct DirKey: Hashable, Sendable {
+        var ino: UInt64
+        var mtimeSec: Int64
+        var mtimeNsec: UInt32
+        var ctimeSec: Int64
+        var ctimeNsec: UInt32
+
+        init(_ st: FileStat) {
+            ino = st.ino; mtimeSec = st.mtimeSec; mtimeNsec = st.mtimeNsec; ctimeSec = st.ctimeSec; ctimeNsec = st.ctimeNsec
+        }
+        init(ino: UInt64, mtimeSec: Int64, mtimeNsec: UInt32, ctimeSec: Int64, ctimeNsec: UInt32) {
+            self.ino = ino; self.mtimeSec = mtimeSec; self.mtimeNsec = mtimeNsec; self.ctimeSec = ctimeSec; self.ctimeNsec = ctimeNsec
+        }
+    }
+
+    public struct Entry: Equatable, Sendable {
+        public var name: [UInt8]
+        public var type: FileType
+        public var ino: UInt64
+        /// For a symlink, its target.
+        public var target: [UInt8]?
+
+        public init(name: [UInt8], type: FileType, ino: UInt64, target: [UInt8]?) {
+            self.name = name; self.type = type; self.ino = ino; self.target = target
+        }
+    }
+
+    let store: LinkIndexStore
+    let file: String
+    let repoDev: UInt64
+    let repoIno: UInt64
+    private let recorded: [DirKey: [Entry]]
+    private let lock = NSLock()
+    private var seen: [DirKey: [Entry]] = [:]
+    private var added = 0
+
+    init(store: LinkIndexStore, file: String, repo: FileStat, recorded: [DirKey: [Entry]]) {
+        self.store = store; self.file = file; self.repoDev = repo.dev; self.repoIno = repo.ino; self.recorded = recorded
+    }
+
+    /// The entries of a snapshot directory whose stat is `dir`, if recorded under exactly this key.
+    public func entries(of dir: FileStat) -> [Entry]? {
+        guard dir.dev == repoDev, dir.type == .directory else { return nil }
+        let key = DirKey(dir)
+        guard let e = recorded[key] else { return nil }
+        lock.lock(); seen[key] = e; lock.unlock()
+        return e
+    }
+
+    /// Records a directory listed whole, if it has settled. `before` is the stat the listing started
+    /// from, `after` the directory's own fstat once every entry was read: the two must agree.
+    public func record(before: FileStat, after: FileStat, entries: [Entry]) {
+        guard before.dev == repoDev, DirKey(before) == DirKey(after), after.ctimeSec < store.settledBefore else { return }
+        lock.lock(); seen[DirKey(before)] = entries; added += 1; lock.unlock()
+    }
+
+    /// Writes the record back if this walk changed it (new directories, or recorded ones gone).
+    public func save() {
+        lock.lock()
+        let changed = added > 0 || seen.count != recorded.count
+        let dirs = seen
+        lock.unlock()
+        store.touched(file)
+        guard changed else { return }
+        store.write(file, LinkIndexFile.encode(repoDev: repoDev, repoIno: repoIno, dirs: dirs))
+    }
+}
+
+/// `ROOT/.hfshare/links/`: one file per repo, named by the sha256 of the repo's path under ROOT.
+public final class LinkIndexStore: @unchecked Sendable {
+    static let directoryName = "links"
+    /// How much older than the walk a directory's ctime must be to be recorded (coarse timestamps).
+    static let settle: Int64 = 2
+    /// One repo's record at most (a repo of 100k files is about 12 MiB).
+    static let maxBytes = 64 << 20
+
+    let dir: FD
+    let settledBefore: Int64
+    private let lock = NSLock()
+    private var names: Set<String> = []
+
+    init(dir: FD, now: Double) {
+        self.dir = dir
+        self.settledBefore = Int64(now.rounded(.down)) - LinkIndexStore.settle
+    }
+
+    /// The store of ROOT, made when missing; nil when not running as root, when ROOT has no trusted
+    /// state dir (a bare cache, or one a member replaced: then everything is read as before).
+    public static func open(root: String, rootFD: FD) -> LinkIndexStore? {
+        guard Posix.isRoot(), let state = try? StateDir.openIfPresent(root: root, rootFD: rootFD),
+              let dir = try? state.subdirectory(directoryName) else { return nil }
+        return LinkIndexStore(dir: dir, now: Posix.now())
+    }
+
+    static func fileName(repoRel: String) -> String {
+        var h = SHA256()
+        h.update(ByteName.bytes(repoRel))
+        return h.finalize()
+    }
+
+    /// The index of the repo at `repoRel` (its path under ROOT) whose directory's stat is `repo`.
+    public func index(repoRel: String, repo: FileStat) -> LinkIndex {
+        let file = LinkIndexStore.fileName(repoRel: repoRel)
+        var recorded: [LinkIndex.DirKey: [LinkIndex.Entry]] = [:]
+        if let bytes = read(file), let decoded = LinkIndexFile.decode(bytes), decoded.repoDev == repo.dev, decoded.repoIno == repo.ino {
+            recorded = decoded.dirs
+        }
+        return LinkIndex(store: self, file: file, repo: repo, recorded: recorded)
+    }
+
+    func touched(_ file: String) { lock.lock(); names.insert(file); lock.unlock() }
+
+    /// Root-owned regular file, opened O_NOFOLLOW, size-capped; nil for anything else.
+    private func read(_ name: String) -> [UInt8]? {
+        guard let fd = try? dir.openat(name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC),
+              let st = try? fd.stat(), st.type == .regular, st.uid == 0, st.size <= UInt64(LinkIndexStore.maxBytes) else { return nil }
+        return try? fd.readAll(max: Int(st.size) + 1)
+    }
+
+    /// Atomically, without fsync: a record lost in a crash is only read again (the checksum rejects a torn one).
+    func write(_ name: String, _ data: [UInt8]) {
+        guard data.count <= LinkIndexStore.maxBytes else { try? dir.unlink(name); return }
+        try? dir.placeFile(name, Data(data), mode: 0o600, uid: 0, gid: 0, durable: false)
+    }
+
+    /// After a whole walk of ROOT: drops the records of repos that are gone.
+    public func removeUntouched() {
+        guard let list = try? dir.entries() else { return }
+        lock.lock(); let keep = names; lock.unlock()
+        for (name, type) in list where type == .regular && !keep.contains(name) && !name.hasPrefix(".") { try? dir.unlink(name) }
+    }
+}
+
+/// The on-disk form: magic line, repo dev and ino, directories with their entries, then the sha256 of
+/// all that. Integers little-endian; names and targets as their bytes.
+enum LinkIndexFile {
+    static let magic = Array("hfshare-links 1\n".utf8)
+    static let types: [FileType] = [.directory, .regular, .symlink, .fifo, .socket, .blockDevice, .charDevice, .unknown]
+
+    struct Decoded { var repoDev: UInt64; var repoIno: UInt64; var dirs: [LinkIndex.DirKey: [LinkIndex.Entry]] }
+
+    static func encode(repoDev: UInt64, repoIno: UInt64, dirs: [LinkIndex.DirKey: [LinkIndex.Entry]]) -> [UInt8] {
+        var out = magic
+        func u64(_ v: UInt64) { for s in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(s)))) } }
+        func u32(_ v: UInt32) { for s in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(s)))) } }
+        func u16(_ v: Int) { out.append(UInt8(v & 0xFF)); out.append(UInt8(v >> 8)) }
+        u64(repoDev); u64(repoIno); u32(UInt32(dirs.count))
+        for (key, entries) in dirs {
+            u64(key.ino); u64(UInt64(bitPattern: key.mtimeSec)); u32(key.mtimeNsec); u64(UInt64(bitPattern: key.ctimeSec)); u32(key.ctimeNsec)
+            u32(UInt32(entries.count))
+            for e in entries {
+                out.append(UInt8(types.firstIndex(of: e.type) ?? types.count - 1))
+                u64(e.ino)
+                u16(e.name.count); out += e.name
+                if let t = e.target { u16(t.count); out += t } else { u16(0xFFFF) }
+            }
+        }
+        var h = SHA256()
+        h.update(out)
+        out += h.digest()
+        return out
+    }
+
+    /// nil for anything but a well-formed file with a matching checksum.
+    static func decode(_ b: [UInt8]) -> Decoded? {
+        guard b.count >= magic.count + 20 + 32, b.prefix(magic.count).elementsEqual(magic) else { return nil }
+        let body = b.count - 32
+        var h = SHA256()
+        h.update(Array(b[0..<body]))
+        guard h.digest().elementsEqual(b[body...]) else { return nil }
+        var i = magic.count
+        func need(_ n: Int) -> Bool { i + n <= body }
+        func u64() -> UInt64 { var v: UInt64 = 0; for s in 0..<8 { v |= UInt64(b[i + s]) << (8 * UInt64(s)) }; i += 8; return v }
+        func u32() -> UInt32 { var v: UInt32 = 0; for s in 0..<4 { v |= UInt32(b[i + s]) << (8 * UInt32(s)) }; i += 4; return v }
+        func u16() -> Int { let v = Int(b[i]) | Int(b[i + 1]) << 8; i += 2; return v }
+        guard need(20) else { return nil }
+        let dev = u64(), ino = u64()
+        let count = Int(u32())
+        var dirs: [LinkIndex.DirKey: [LinkIndex.Entry]] = [:]
+        for _ in 0..<count {
+            guard need(36) else { return nil }
+            let key = LinkIndex.DirKey(ino: u64(), mtimeSec: Int64(bitPattern: u64()), mtimeNsec: u32(), ctimeSec: Int64(bitPattern: u64()), ctimeNsec: u32())
+            let n = Int(u32())
+            var entries: [LinkIndex.Entry] = []
+            entries.reserveCapacity(min(n, 4096))
+            for _ in 0..<n {
+                guard need(11) else { return nil }
+                let t = Int(b[i]); i += 1
+                guard t < types.count else { return nil }
+                let eino = u64()
+                let nameLen = u16()
+                guard nameLen > 0, nameLen <= 255, need(nameLen + 2) else { return nil }
+                let name = Array(b[i..<(i + nameLen)]); i += nameLen
+                guard !name.contains(0), !name.contains(0x2F) else { return nil }
+                let targetLen = u16()
+                var target: [UInt8]?
+                if targetLen != 0xFFFF {
+                    guard need(targetLen) else { return nil }
+                    target = Array(b[i..<(i + targetLen)]); i += targetLen
+                }
+                entries.append(LinkIndex.Entry(name: name, type: types[t], ino: eino, target: target))
+            }
+            dirs[key] = entries
+        }
+        guard i == body else { return nil }
+        return Decoded(repoDev: dev, repoIno: ino, dirs: dirs)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Glibc
+import Testing
+@testable import HFShareCore
+
+/// Root's record of snapshot directories (LinkIndex): its file format, that audit, verify and du take
+/// link targets from it (a forged record shows through), and that no change to a snapshot gets past it.
+@Suite(.serialized) struct LinkIndexTests {
+    @Test func fileRoundTripsAndRejectsAnyDamage() throws {
+        let key = LinkIndex.DirKey(ino: 42, mtimeSec: 1_700_000_000, mtimeNsec: 5, ctimeSec: 1_700_000_001, ctimeNsec: 7)
+        let entries = [
+            LinkIndex.Entry(name: Array("model.safetensors".utf8), type: .symlink, ino: 9, target: Array("../../blobs/abc".utf8)),
+            LinkIndex.Entry(name: [0xFF, 0x41], type: .regular, ino: 10, target: nil),
+            LinkIndex.Entry(name: Array("sub".utf8), type: .directory, ino: 11, target: nil),
+        ]
+        let bytes = LinkIndexFile.encode(repoDev: 3, repoIno: 4, dirs: [key: entries])
+        let decoded = try #require(LinkIndexFile.decode(bytes))
+        #expect(decoded.repoDev == 3 && decoded.repoIno == 4)
+        #expect(decoded.dirs[key] == entries)
+        // Every single flipped byte, and every truncation, reads as no record at all.
+        for i in bytes.indices {
+            var bad = bytes
+            bad[i] ^= 0x01
+            #expect(LinkIndexFile.decode(bad) == nil, "flipped byte \(i) was accepted")
+        }
+        for n in [0, 10, bytes.count / 2, bytes.count - 1] { #expect(LinkIndexFile.decode(Array(bytes.prefix(n))) == nil) }
+    }
+
+    /// A repo with two snapshots, audited once ctimes have settled, so the record is written.
+    private func recordedRepo(_ box: Sandbox, _ g: TempAccounts.Group) throws -> (root: String, repo: String, file: String) {
+        let root = try box.initRoot("cache", group: g)
+        let c1 = String(repeating: "1", count: 40), c2 = String(repeating: "2", count: 40)
+        let setup = TestEnv.sh("""
+            set -e
+            m='\(root)/hub/models--o--r'; mkdir -p $m/refs $m/blobs $m/snapshots/\(c1)/sub $m/snapshots/\(c2)
+            printf \(c1) > $m/refs/main; printf \(c2) > $m/refs/dev
+            echo one > $m/blobs/b1; echo two > $m/blobs/b2
+            ln -s ../../blobs/b1 $m/snapshots/\(c1)/a; ln -s ../../../blobs/b2 $m/snapshots/\(c1)/sub/b
+            ln -s ../../blobs/b1 $m/snapshots/\(c2)/a
+            """)
+        try #require(setup.status == 0, "\(setup.stderr)")
+        // Only directories whose ctime is older than the settle time are recorded.
+        Thread.sleep(forTimeInterval: Double(LinkIndexStore.settle) + 1.2)
+        let first = box.hfshare(["audit", root])
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)")
+        let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--o--r")
+        let st = try #require(fileStat(file), "audit as root wrote no record")
+        #expect(st.uid == 0 && st.permissions == 0o600)
+        let recorded = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        #expect(recorded.dirs.count == 3) // both snapshot dirs and sub/
+        return (root, root + "/hub/models--o--r", file)
+    }
+
+    /// Rewrites every recorded link target of the repo's record (as root would).
+    private func forge(_ file: String, target: String) throws {
+        var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        for (k, list) in d.dirs { d.dirs[k] = list.map { var e = $0; if e.target != nil { e.target = Array(target.utf8) }; return e } }
+        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        chmod(file, 0o600)
+    }
+
+    @Test func auditVerifyAndDuReadTargetsFromTheRecord() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let (root, repo, file) = try recordedRepo(box, acc.group())
+        // A record that says every link escapes: if the walkers read it, they say so (nothing on disk changed).
+        try forge(file, target: "/etc/passwd")
+        let audit = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(audit.status == 1)
+        #expect(audit.stdout.components(separatedBy: "\"symlink-escapes\"").count - 1 == 3, "\(audit.stdout)")
+        let verify = box.hfshare(["verify", root])
+        #expect(verify.stdout.contains("/etc/passwd"), "\(verify.stdout)")
+        // du: with every link sent to b2, b1 is a blob no snapshot uses.
+        try forge(file, target: "../../blobs/b2")
+        let du = box.hfshare(["du", root, "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(du.stdout.utf8)) as? [String: Any], "\(du.stdout)\(du.stderr)")
+        let repos = try #require(json["repos"] as? [[String: Any]])
+        let r = try #require(repos.first { ($0["name"] as? String) == "models--o--r" }, "\(repos)")
+        #expect(r["unreferenced"] as? Int == 4, "\(r)") // the 4 bytes of b1
+        // The same forged record owned by somebody else is not root's: ignored, everything read again.
+        chown(file, 65534, 65534)
+        let honest = box.hfshare(["audit", root])
+        #expect(honest.status == 0, "\(honest.stdout)")
+        _ = repo
+    }
+
+    @Test func everyChangeToASnapshotIsSeenDespiteTheRecord() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let (root, repo, file) = try recordedRepo(box, acc.group())
+        let before = try #require(fileStat(file))
+        // A second audit with nothing changed keeps the record as it is (no rewrite).
+        #expect(box.hfshare(["audit", root]).status == 0)
+        #expect(fileStat(file)?.ino == before.ino)
+        let c1 = String(repeating: "1", count: 40)
+        // Replace a link in place (rename over it: the directory's mtime and ctime move), at once.
+        let swap = TestEnv.sh("cd '\(repo)/snapshots/\(c1)/sub' && ln -s /etc/shadow t && mv -T t b")
+        try #require(swap.status == 0, "\(swap.stderr)")
+        let audit = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(audit.status == 1)
+        #expect(audit.stdout.contains("\"symlink-escapes\"") && audit.stdout.contains("/sub/b"), "\(audit.stdout)")
+        // A new link in a recorded directory, and a removed one.
+        let more = TestEnv.sh("cd '\(repo)/snapshots/\(c1)' && ln -s ../../blobs/missing new && rm sub/b")
+        try #require(more.status == 0)
+        let again = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(again.stdout.contains("snapshot-link-broken") && again.stdout.contains("/new"), "\(again.stdout)")
+        #expect(!again.stdout.contains("/sub/b"), "\(again.stdout)")
+    }
+}
