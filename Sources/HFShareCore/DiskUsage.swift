@@ -579,6 +579,9 @@ public final class UsageScanner: @unchecked Sendable {
         guard st.type == .directory else { return }
         let dir: FD
         do { dir = try parent.openDirectory(name, noatime: true) } catch {
+            // Root's own subdirectories of the state dir (the link index, verify's quarantine) are
+            // root-only by design: for anyone else their size is not a gap in what du could read.
+            if !Posix.isRoot(), parent.path == FD.join(options.root, Paths.stateDirectory) { return }
             acc.unreadable.append(FD.join(parent.path, name))
             return
         }
