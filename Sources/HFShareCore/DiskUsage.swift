@@ -241,6 +241,14 @@ public struct UsageReport: Codable, Sendable {
     /// One JSON object, keys sorted, one repo per line. Written by hand: JSONEncoder took longer than the
     /// walk itself on a 250,000-entry cache and doubled the peak memory.
     public func json() -> Data {
+        var text = ""
+        writeJSON { text += $0 }
+        return Data(text.utf8)
+    }
+
+    /// The same JSON in pieces (a repo per piece), so that printing it never holds a second copy of
+    /// the report: memory stays the report's own.
+    public func writeJSON(_ emit: (String) -> Void) {
         var o = JSONObject()
         o.number("allocated", allocated)
         o.raw("areas", "[" + areas.map { a in
@@ -259,7 +267,9 @@ public struct UsageReport: Codable, Sendable {
             var x = JSONObject(); x.number("allocated", w.allocated); x.number("files", UInt64(w.files)); x.number("uid", UInt64(w.uid)); x.string("user", w.user); return x.text
         }.joined(separator: ",") + "]")
         if let p = prunable { o.number("prunable", p) }
-        o.raw("repos", "[\n" + repos.map { r in
+        o.raw("repos", "[\n")
+        emit(o.open)
+        for (i, r) in repos.enumerated() {
             var x = JSONObject()
             x.number("allocated", r.allocated); x.number("blobs", UInt64(r.blobs)); x.string("id", r.id); x.number("in_shared_store", r.inSharedStore)
             x.raw("last_use", String(format: "%.3f", r.lastUse)); x.bool("last_use_known", r.lastUseKnown); x.string("name", r.name)
@@ -273,12 +283,13 @@ public struct UsageReport: Codable, Sendable {
                 return y.text
             }.joined(separator: ",") + "]")
             x.number("size", r.size); x.string("type", r.type); x.number("unreferenced", r.unreferenced)
-            return x.text
-        }.joined(separator: ",\n") + "\n]")
-        o.string("root", root)
-        o.number("size", size)
-        o.raw("unreadable", "[" + unreadable.map { JSON.string($0) }.joined(separator: ",") + "]")
-        return Data((o.text + "\n").utf8)
+            emit(x.text + (i == repos.count - 1 ? "" : ",\n"))
+        }
+        var tail = JSONObject()
+        tail.string("root", root)
+        tail.number("size", size)
+        tail.raw("unreadable", "[" + unreadable.map { JSON.string($0) }.joined(separator: ",") + "]")
+        emit("\n]," + tail.fields + "}\n")
     }
 }
 
@@ -293,6 +304,10 @@ struct JSONObject {
     mutating func number(_ key: String, _ value: UInt64) { raw(key, String(value)) }
     mutating func bool(_ key: String, _ value: Bool) { raw(key, value ? "true" : "false") }
     var text: String { "{" + body + "}" }
+    /// The object so far, not closed (a caller streams the last field's value after it).
+    var open: String { "{" + body }
+    /// The fields alone, to continue an object opened elsewhere.
+    var fields: String { body }
 }
 
 /// Sizes as admins type them: `500G`, `1.5T`, `2048M`, `10GiB`, `123456` (bytes). K/M/G/T/P are

@@ -87,7 +87,13 @@ struct Du: ParsableCommand {
         let prunable = report.prunable ?? 0
         switch effectiveFormat {
         case .json:
-            Output.out(String(decoding: report.json(), as: UTF8.self))
+            // In pieces of about 64 KiB: never a second copy of the whole report in memory.
+            var chunk = ""
+            report.writeJSON { piece in
+                chunk += piece
+                if chunk.utf8.count >= 1 << 16 { Output.out(chunk); chunk = "" }
+            }
+            Output.out(chunk)
         case .prometheus:
             let text = report.prometheus(unusedFor: unusedFor)
             if let textfile {
