@@ -22,7 +22,7 @@ public struct SharedRoot: Sendable {
             }
             root = registered[0]
         }
-        let scan = try TargetOptions(roots: [root!], group: group, staleAge: 2 * 86400, rootIsMember: false, excludes: []).resolve(root: root!)
+        let scan = try SharedCache.resolve(root: root!, group: group)
         guard let g = NSS.group(gid: scan.policy.gid) else {
             throw UsageError("group \(scan.policy.groupName) (gid \(scan.policy.gid)) is not visible through NSS")
         }
