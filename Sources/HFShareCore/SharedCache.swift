@@ -83,6 +83,32 @@ public struct SharedCache: Sendable {
         result.recordMismatch = cache.mismatch
         return result
     }
+
+    /// The cache a member-facing command (doctor, env, user, migrate) works on: ROOT, or the one root
+    /// registered in /etc/hfshare/roots; resolved as audit does, and its recorded gid must be visible
+    /// through NSS (`group` is that entry).
+    public static func resolve(_ given: String?, group: String? = nil) throws -> SharedCache {
+        let root = try given ?? registeredRoot(
+            none: "pass the cache root (e.g. /shared/huggingface_cache)", shown: { $0 })
+        var cache = try resolve(root: root, group: group)
+        guard let g = NSS.group(gid: cache.policy.gid) else {
+            throw UsageError("group \(cache.policy.groupName) (gid \(cache.policy.gid)) is not visible through NSS")
+        }
+        cache.group = g
+        return cache
+    }
+
+    /// The one root in /etc/hfshare/roots; none or several is a usage error (`none` says what to pass).
+    static func registeredRoot(none: String, shown: (String) -> String) throws -> String {
+        let registered = Registry.roots()
+        guard !registered.isEmpty else {
+            throw UsageError("no ROOT given and none registered in \(Registry.file); \(none)")
+        }
+        guard registered.count == 1 else {
+            throw UsageError("several roots are registered in \(Registry.file) (\(registered.map(shown).joined(separator: ", "))); pass the one you mean")
+        }
+        return registered[0]
+    }
 }
 
 /// What is recorded about a root: root's own line in /etc/hfshare/roots and the config in the
