@@ -98,6 +98,18 @@ public struct SharedCache: Sendable {
         return cache
     }
 
+    /// Only the path, for the commands that also work on any cache, a private or bare one too, with no
+    /// group (du, pin, prune, verify, readers/restrict): ROOT as given, or the one registered root,
+    /// absolute, resolved by a trusted walk, and existing.
+    public static func resolvePath(_ given: String?) throws -> String {
+        let root = try given ?? registeredRoot(
+            none: "pass the cache root (e.g. /shared/huggingface_cache or ~/.cache/huggingface/hub)", shown: { Escape.text($0) })
+        try Validate.pathText(root)
+        let (path, exists) = try Paths.resolveTrusted(Paths.absolute(root))
+        guard exists else { throw UsageError("\(Escape.text(root)): no such directory; pass the cache root (the directory that holds hub/)") }
+        return path
+    }
+
     /// The one root in /etc/hfshare/roots; none or several is a usage error (`none` says what to pass).
     static func registeredRoot(none: String, shown: (String) -> String) throws -> String {
         let registered = Registry.roots()
