@@ -862,25 +862,6 @@ public enum RepoName {
 }
 
 extension UsageScanner {
-    /// ROOT as given (any cache, a private one too), or the one registered root.
-    public static func resolveRoot(_ given: String?) throws -> String {
-        var root = given
-        if root == nil {
-            let registered = Registry.roots()
-            guard !registered.isEmpty else {
-                throw UsageError("no ROOT given and none registered in \(Registry.file); pass the cache root (e.g. /shared/huggingface_cache or ~/.cache/huggingface/hub)")
-            }
-            guard registered.count == 1 else {
-                throw UsageError("several roots are registered in \(Registry.file) (\(registered.map { Escape.text($0) }.joined(separator: ", "))); pass the one you mean")
-            }
-            root = registered[0]
-        }
-        try Validate.pathText(root!)
-        let (path, exists) = try Paths.resolveTrusted(Paths.absolute(root!))
-        guard exists else { throw UsageError("\(Escape.text(root!)): no such directory; pass the cache root (the directory that holds hub/)") }
-        return path
-    }
-
     /// Bytes `prune --unused-for AGE` would free in one repo, judged from du's model and the pins alone
     /// (locks and open files are prune's to check): an upper bound. Repos are independent for this
     /// criterion, so du computes it repo by repo and keeps no blob map.

@@ -27,7 +27,7 @@ public struct DoctorTarget: Sendable {
         self.root = root; self.gid = gid; self.groupName = groupName; self.acl = acl
     }
 
-    public init(_ shared: SharedRoot) {
+    public init(_ shared: SharedCache) {
         self.init(root: shared.root, gid: shared.group.gid, groupName: shared.group.name, acl: shared.policy.aclSupported)
     }
 }

@@ -148,7 +148,7 @@ public struct EnvRenderer: Sendable {
         cache = DoctorTarget(root: root, gid: gid, groupName: group, acl: acl)
     }
 
-    public init(_ shared: SharedRoot) { cache = DoctorTarget(shared) }
+    public init(_ shared: SharedCache) { cache = DoctorTarget(shared) }
 
     public func render(_ format: EnvFormat) throws -> String {
         // One rule for every format: text a person pastes or a program parses carries no control

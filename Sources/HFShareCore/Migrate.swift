@@ -83,7 +83,7 @@ public struct MigrateReport: Sendable {
 /// engine (Scanner in fix mode) so that moved files get the shared group, modes and ACLs; owners stay.
 public final class Migrator {
     let options: MigrateOptions
-    let shared: SharedRoot
+    let shared: SharedCache
     var report: MigrateReport
     let gid: UInt32
     var dryRun: Bool { options.dryRun }
@@ -109,7 +109,7 @@ public final class Migrator {
     /// Entries of a hub cache that are not repos and that a removed source may contain.
     static let cacheFiles: Set<String> = ["CACHEDIR.TAG", "version.txt", ".locks"]
 
-    init(_ options: MigrateOptions, _ shared: SharedRoot, source: String) {
+    init(_ options: MigrateOptions, _ shared: SharedCache, source: String) {
         self.options = options
         self.shared = shared
         self.gid = shared.policy.gid
@@ -117,7 +117,7 @@ public final class Migrator {
         self.report = MigrateReport(source: source, destination: shared.root + "/hub", dryRun: options.dryRun)
     }
 
-    public static func run(_ options: MigrateOptions, into shared: SharedRoot) throws -> MigrateReport {
+    public static func run(_ options: MigrateOptions, into shared: SharedCache) throws -> MigrateReport {
         if !options.dryRun && !Posix.isRoot() {
             throw UsageError("migrate must run as root (it moves another user's files and keeps their owner); try: sudo hfshare migrate \(options.source), or --dry-run")
         }
@@ -656,8 +656,8 @@ public final class Migrator {
     /// Then the whole merged repo goes through the repair engine: what was already there, directories,
     /// and anything the per-file step could not do.
     func applyPolicy(to repoPath: String) throws {
-        var o = shared.scanOptions
-        o.root = repoPath
+        // The repo dir is the walk's root: nothing in it is init's skeleton.
+        var o = ScanOptions(root: repoPath, policy: shared.policy, rootIsMember: shared.rootIsMember)
         o.skeleton = []
         o.fix = FixMode(dryRun: false, breakOutsideLinks: true, addNamedGroupToDirectories: false)
         var failed: [String] = []

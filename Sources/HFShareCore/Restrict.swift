@@ -27,7 +27,7 @@ public enum Restrictions {
 
     /// The shared cache, with the ACL support the curated rules need.
     public static func target(root: String) throws -> ScanOptions {
-        let target = try TargetOptions(roots: [root], group: nil, staleAge: 2 * 86400, rootIsMember: false, excludes: []).resolve(root: root)
+        let target = ScanOptions(try SharedCache.resolve(root: root))
         guard target.policy.aclSupported else {
             throw UsageError("\(Escape.text(target.root)): the filesystem has no POSIX ACLs (recorded by init); reader groups and restricted repos need them; nothing changed")
         }

@@ -35,23 +35,34 @@ public struct FixMode: Sendable {
     }
 }
 
+/// One walk over a shared cache: the cache (resolved once per command) and what this run does.
 public struct ScanOptions: Sendable {
-    public var root: String
-    public var policy: Policy
-    public var rootIsMember: Bool
+    public var cache: SharedCache
     public var fix: FixMode?
     public var excludes: [String]
     public var threads: Int
-    /// Entries `init` itself makes as root; their owner is not a finding.
-    public var skeleton: Set<String> = ["", "hub", "datasets", "xet", "assets"]
-    /// The config in ROOT/.hfshare disagrees with /etc/hfshare/roots: reported once for ROOT.
-    public var recordMismatch: Finding?
+
+    /// `threads` nil: the walker count probe measured for the cache's filesystem, else the default.
+    public init(_ cache: SharedCache, fix: FixMode? = nil, excludes: [String] = [], threads: Int? = nil) {
+        self.cache = cache; self.fix = fix; self.excludes = excludes
+        self.threads = threads ?? cache.walkers ?? ScanOptions.defaultThreads
+    }
 
     public init(root: String, policy: Policy, rootIsMember: Bool = false, fix: FixMode? = nil, excludes: [String] = [],
-                threads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) {
-        self.root = root; self.policy = policy; self.rootIsMember = rootIsMember; self.fix = fix
-        self.excludes = excludes; self.threads = threads
+                threads: Int = ScanOptions.defaultThreads) {
+        self.init(SharedCache(root: root, policy: policy, rootIsMember: rootIsMember), fix: fix, excludes: excludes, threads: threads)
     }
+
+    /// One walker per CPU, at least 2.
+    public static var defaultThreads: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
+
+    public var root: String { get { cache.root } set { cache.root = newValue } }
+    public var policy: Policy { get { cache.policy } set { cache.policy = newValue } }
+    public var rootIsMember: Bool { get { cache.rootIsMember } set { cache.rootIsMember = newValue } }
+    /// Entries `init` itself makes as root; their owner is not a finding.
+    public var skeleton: Set<String> { get { cache.skeleton } set { cache.skeleton = newValue } }
+    /// The config in ROOT/.hfshare disagrees with /etc/hfshare/roots: reported once for ROOT.
+    public var recordMismatch: Finding? { get { cache.recordMismatch } set { cache.recordMismatch = newValue } }
 }
 
 public struct ScanSummary: Sendable {

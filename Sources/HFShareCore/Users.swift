@@ -2,37 +2,6 @@ import CHFShare
 import Foundation
 import Glibc
 
-/// A shared cache root and its group, found the way audit finds them: the ROOT argument or the one
-/// root registered in /etc/hfshare/roots, the group from ROOT/.hfshare/config.json (or --group).
-public struct SharedRoot: Sendable {
-    public var root: String
-    public var group: GroupRecord
-    public var policy: Policy
-    public var rootIsMember: Bool
-
-    public static func resolve(_ given: String?, group: String? = nil) throws -> SharedRoot {
-        var root = given
-        if root == nil {
-            let registered = Registry.roots()
-            if registered.isEmpty {
-                throw UsageError("no ROOT given and none registered in \(Registry.file); pass the cache root (e.g. /shared/huggingface_cache)")
-            }
-            if registered.count > 1 {
-                throw UsageError("several roots are registered in \(Registry.file) (\(registered.joined(separator: ", "))); pass the one you mean")
-            }
-            root = registered[0]
-        }
-        let scan = try TargetOptions(roots: [root!], group: group, staleAge: 2 * 86400, rootIsMember: false, excludes: []).resolve(root: root!)
-        guard let g = NSS.group(gid: scan.policy.gid) else {
-            throw UsageError("group \(scan.policy.groupName) (gid \(scan.policy.gid)) is not visible through NSS")
-        }
-        return SharedRoot(root: scan.root, group: g, policy: scan.policy, rootIsMember: scan.rootIsMember)
-    }
-
-    /// Scan options for this root (audit's view of it).
-    public var scanOptions: ScanOptions { ScanOptions(root: root, policy: policy, rootIsMember: rootIsMember) }
-}
-
 /// What a user owns under ROOT: the data `user list` shows and `user remove` warns about.
 public struct Ownership: Sendable, Equatable {
     public var entries = 0
@@ -158,7 +127,7 @@ public enum UserAdmin {
         "group \(g.name) (gid \(g.gid)) is not in \(groupFile): it is managed by a directory service (LDAP, SSSD, AD). hfshare changed nothing. Ask the directory admin to \(verb) \(names.joined(separator: ", ")) \(verb == "add" ? "to" : "from") group \(g.name) (gid \(g.gid)); once the change is visible here (getent group \(g.name)), the users must log in again."
     }
 
-    public static func add(_ names: [String], to shared: SharedRoot) throws -> [Result] {
+    public static func add(_ names: [String], to shared: SharedCache) throws -> [Result] {
         try requireRoot("add")
         let g = shared.group
         var results: [Result] = []
@@ -195,7 +164,7 @@ public enum UserAdmin {
         return results
     }
 
-    public static func remove(_ names: [String], from shared: SharedRoot) throws -> [Result] {
+    public static func remove(_ names: [String], from shared: SharedCache) throws -> [Result] {
         try requireRoot("remove")
         let g = shared.group
         let local = isLocal(g)
@@ -294,7 +263,7 @@ public enum UserAdmin {
     }
 
     /// Members (primary group G, or in G's member list), with what they own under ROOT.
-    public static func list(_ shared: SharedRoot) throws -> Listing {
+    public static func list(_ shared: SharedCache) throws -> Listing {
         let g = NSS.group(gid: shared.group.gid) ?? shared.group
         var users: [String: (UserRecord, Bool)] = [:]
         for u in allUsers() where u.gid == g.gid { users[u.name] = (u, true) }

@@ -14,7 +14,7 @@ struct CuratedArguments: ParsableArguments {
     var noRepair = false
 
     func change() throws -> CuratedChange {
-        CuratedChange(root: try UsageScanner.resolveRoot(root), dryRun: dryRun, repair: !noRepair)
+        CuratedChange(root: try SharedCache.resolvePath(root), dryRun: dryRun, repair: !noRepair)
     }
 
     /// Prints the outcome like `repair` does (one line per change), then exits 1 if something failed.
@@ -120,7 +120,7 @@ struct ReadersList: ParsableCommand {
     var root: String?
 
     func run() throws {
-        let file = try CuratedFile.load(root: try UsageScanner.resolveRoot(root))
+        let file = try CuratedFile.load(root: try SharedCache.resolvePath(root))
         for r in file.readers { Output.out("\(Escape.text(r.group)) (gid \(r.gid))\n") }
     }
 }
@@ -207,7 +207,7 @@ struct RestrictCommand: ParsableCommand {
             try options.report(out)
         }
         if list {
-            let file = try CuratedFile.load(root: try UsageScanner.resolveRoot(options.root))
+            let file = try CuratedFile.load(root: try SharedCache.resolvePath(options.root))
             if json {
                 Output.out(String(decoding: CuratedFile(restricted: file.restricted).encoded(), as: UTF8.self))
                 return

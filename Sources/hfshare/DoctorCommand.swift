@@ -77,7 +77,7 @@ struct DoctorCommand: ParsableCommand {
         let checks: [DoctorCheck]
         if let pid {
             if user != nil || child { throw ValidationError("--pid checks a process; drop --user") }
-            let shared = try SharedRoot.resolve(root, group: group)
+            let shared = try SharedCache.resolve(root, group: group)
             let process = try ProcessSnapshot.read(pid: pid)
             checks = ProcessDoctor.check(process, DoctorTarget(shared))
             if format == .text { Output.out("hfshare doctor: pid \(pid), \(Escape.text(shared.root)) (group \(Escape.text(shared.group.name)))\n") }
@@ -92,7 +92,7 @@ struct DoctorCommand: ParsableCommand {
             umask(mode_t(login.umask))
             checks = Doctor.checkSelf(target, environment: login.environment, child: true)
         } else {
-            let shared = try SharedRoot.resolve(root, group: group)
+            let shared = try SharedCache.resolve(root, group: group)
             let target = DoctorTarget(shared)
             var who: UserRecord?
             if let user {

@@ -76,7 +76,7 @@ struct Du: ParsableCommand {
     var effectiveFormat: DuFormat { json ? .json : format }
 
     func run() throws {
-        let rootPath = try UsageScanner.resolveRoot(root)
+        let rootPath = try SharedCache.resolvePath(root)
         var o = UsageOptions(root: rootPath)
         o.threads = threads ?? ProbeRecord.walkers(root: rootPath) ?? o.threads
         let age = Validate.duration(unusedFor)!

@@ -69,7 +69,7 @@ struct EnvCommand: ParsableCommand {
     }
 
     func run() throws {
-        let shared = try SharedRoot.resolve(root)
+        let shared = try SharedCache.resolve(root)
         var renderer = EnvRenderer(shared)
         renderer.reader = try ReaderRole.resolve(root: shared.root, sharedGID: shared.policy.gid, asked: reader)
         guard let unit = installUnit else {

@@ -58,7 +58,7 @@ struct Migrate: ParsableCommand {
     var json = false
 
     func run() throws {
-        let shared = try SharedRoot.resolve(root, group: group)
+        let shared = try SharedCache.resolve(root, group: group)
         var o = MigrateOptions(source: source)
         o.dryRun = dryRun
         o.removeSource = removeSource

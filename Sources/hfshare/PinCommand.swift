@@ -41,7 +41,7 @@ struct PinCommand: ParsableCommand {
     }
 
     func run() throws {
-        let rootPath = try UsageScanner.resolveRoot(root)
+        let rootPath = try SharedCache.resolvePath(root)
         if !targets.isEmpty {
             let pins = try targets.map { try Pin.parse($0) }
             let who = ProcessInfo.processInfo.environment["SUDO_USER"] ?? "root"
@@ -81,7 +81,7 @@ struct UnpinCommand: ParsableCommand {
     func validate() throws { for t in targets { _ = try Pin.parse(t) } }
 
     func run() throws {
-        let rootPath = try UsageScanner.resolveRoot(root)
+        let rootPath = try SharedCache.resolvePath(root)
         let pins = try targets.map { try Pin.parse($0) }
         var missing = false
         _ = try PinFile.update(root: rootPath) { file in

@@ -105,7 +105,7 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
-        let rootPath = try UsageScanner.resolveRoot(root)
+        let rootPath = try SharedCache.resolvePath(root)
         var o = PruneOptions(root: rootPath, criteria: try criteria())
         o.dryRun = dryRun
         let r = try Pruner.run(o)

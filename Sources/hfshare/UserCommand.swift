@@ -25,13 +25,13 @@ struct UserArguments: ParsableArguments {
             completion: .custom { _, _, _ in HFShareCompletion.groups() })
     var group: String?
 
-    func split(namesRequired: Bool) throws -> (names: [String], root: SharedRoot) {
+    func split(namesRequired: Bool) throws -> (names: [String], root: SharedCache) {
         let roots = arguments.filter { $0.contains("/") }
         let names = arguments.filter { !$0.contains("/") }
         if roots.count > 1 { throw ValidationError("one ROOT at a time (got \(roots.joined(separator: ", ")))") }
         if namesRequired && names.isEmpty { throw ValidationError("name at least one user") }
         if !namesRequired && !names.isEmpty { throw ValidationError("unexpected argument \(names[0]); ROOT must contain a '/' (e.g. ./cache)") }
-        return (names, try SharedRoot.resolve(roots.first, group: group))
+        return (names, try SharedCache.resolve(roots.first, group: group))
     }
 }
 

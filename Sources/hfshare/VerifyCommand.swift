@@ -80,9 +80,7 @@ struct VerifyCommand: ParsableCommand {
         }
         var reports: [VerifyReport] = []
         for given in roots {
-            try Validate.pathText(given)
-            let (root, exists) = try Paths.resolveTrusted(Paths.absolute(given))
-            guard exists else { throw UsageError("\(Escape.text(given)): no such directory; pass the cache root (the directory that holds hub/)") }
+            let root = try SharedCache.resolvePath(given)
             var options = VerifyOptions(root: root, selectors: args, full: full, fix: fix)
             if let threads { options.threads = threads }
             let start = Posix.now()
