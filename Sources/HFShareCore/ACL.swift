@@ -141,8 +141,8 @@ public enum ACLStore {
                 if n < 0 && errno == ENOSYS { haveGetxattrat = false }
             }
             if !haveGetxattrat { n = ByteName.withCString(path) { lgetxattr($0, xattrName(.access), buf.baseAddress, buf.count) } }
-            let display = FD.join(dir.path, name)
-            return try interpret(n, buf, .access, display: display) { try read(path: path, .access, display: display) }
+            // The path for messages is joined only if one is needed (this runs for every file).
+            return try interpret(n, buf, .access, display: FD.join(dir.path, name)) { try read(path: path, .access, display: FD.join(dir.path, name)) }
         }
     }
 
@@ -150,12 +150,12 @@ public enum ACLStore {
     /// from `buf`, none, or ask libacl (a value too big for the buffer, a format we do not decode, or
     /// the `alsoLibacl` errno).
     private static func interpret(_ n: Int, _ buf: UnsafeMutableRawBufferPointer, _ kind: ACLKind, alsoLibacl: Int32? = nil,
-                                  display: String, libacl: () throws -> PosixACL?) throws -> PosixACL? {
+                                  display: @autoclosure () -> String, libacl: () throws -> PosixACL?) throws -> PosixACL? {
         if n >= 0 { return try decode(UnsafeRawBufferPointer(rebasing: buf[..<n]), kind) ?? libacl() }
         let code = errno
         if code == ENODATA || code == EOPNOTSUPP || code == ENOTSUP { return nil }
         if code == ERANGE || code == alsoLibacl { return try libacl() }
-        throw SystemError("getxattr", display, code)
+        throw SystemError("getxattr", display(), code)
     }
 
     private static func withXattrBuffer<T>(_ body: (UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {

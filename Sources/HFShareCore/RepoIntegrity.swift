@@ -319,8 +319,9 @@ public enum RepoIntegrity {
         let commits = Set(layout.snapshots.map { NameKey($0.commit) })
         // Details and paths stay exact (lossless); the output layer escapes them where it prints.
         func shown<S: Sequence>(_ b: S) -> String where S.Element == UInt8 { RepoIntegrity.display(b) }
-        let repoID = RepoID(dirName: repoName)
-        let repair = "hfshare repair \(Shell.quote(root))"
+        // Names for messages only when there is a message (most repos have none).
+        lazy var repoID = RepoID(dirName: repoName)
+        lazy var repair = "hfshare repair \(Shell.quote(root))"
         for ref in layout.refs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
             let name = shown(ref.name)
             let path = repoPath + "/refs/" + display(ref.name)
@@ -341,20 +342,24 @@ public enum RepoIntegrity {
             }
         }
         var referenced = Set<NameKey>()
-        var refsOf: [[UInt8]: [String]] = [:]
-        for ref in layout.refs {
-            if case .commit(let c) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
-            if case .malformed(let c?) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
-        }
+        lazy var refsOf: [[UInt8]: [String]] = {
+            var refsOf: [[UInt8]: [String]] = [:]
+            for ref in layout.refs {
+                if case .commit(let c) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
+                if case .malformed(let c?) = ref.value { refsOf[Array(c.utf8), default: []].append(shown(ref.name)) }
+            }
+            return refsOf
+        }()
         for snap in layout.snapshots.sorted(by: { $0.commit.lexicographicallyPrecedes($1.commit) }) {
-            let commit = display(snap.commit)
-            let rev = refsOf[snap.commit].map { $0.sorted().joined(separator: ",") } ?? commit
             // Only the broken links are sorted (for a stable order), not every file of every snapshot.
             var broken: [SnapshotFile] = []
             for file in snap.files {
                 if case .blobLink(_, let blob) = file.kind { referenced.insert(NameKey(blob)) }
                 if !file.present { broken.append(file) }
             }
+            if broken.isEmpty { continue }
+            let commit = display(snap.commit)
+            let rev = refsOf[snap.commit].map { $0.sorted().joined(separator: ",") } ?? commit
             for file in broken.sorted(by: { $0.path.lexicographicallyPrecedes($1.path) }) {
                 switch file.kind {
                 case .blobLink(let target, _):

@@ -191,7 +191,7 @@ public final class Scanner: @unchecked Sendable {
                 while let self, !Thread.current.isCancelled {
                     usleep(250_000)
                     self.cond.lock(); let n = self.scanned; let dir = self.currentDir; self.cond.unlock()
-                    if !Thread.current.isCancelled { progress(n, dir) }
+                    if !Thread.current.isCancelled { progress(n, self.absolute(dir)) }
                 }
             }
             reporter?.start()
@@ -247,7 +247,7 @@ public final class Scanner: @unchecked Sendable {
     }
 
     private func process(_ work: DirWork) -> [DirWork] {
-        let path = absolute(work.rel)
+        lazy var path = absolute(work.rel) // joined only for messages
         // The repo this directory belongs to; the repo's findings come out when its last directory is done.
         var repo = work.repo
         defer {
@@ -376,7 +376,7 @@ public final class Scanner: @unchecked Sendable {
         if let recording, let index, let after = try? dir.stat() { index.record(before: work.stat, after: after, entries: recording) }
         cond.lock()
         scanned += count + (work.parent == nil ? 1 : 0)
-        currentDir = path
+        currentDir = work.rel
         cond.unlock()
         return children
     }
