@@ -102,7 +102,8 @@ public final class LinkIndexStore: @unchecked Sendable {
     let dir: FD
     let settledBefore: Int64
     private let lock = NSLock()
-    private var names: Set<String> = []
+    /// The records this walk used, by the first 64 bits of their name (8 bytes a repo, not a String).
+    private var used: Set<UInt64> = []
 
     init(dir: FD, now: Double) {
         self.dir = dir
@@ -133,7 +134,12 @@ public final class LinkIndexStore: @unchecked Sendable {
         return LinkIndex(store: self, file: file, repo: repo, recorded: recorded)
     }
 
-    func touched(_ file: String) { lock.lock(); names.insert(file); lock.unlock() }
+    func touched(_ file: String) {
+        guard let key = LinkIndexStore.key(file) else { return }
+        lock.lock(); used.insert(key); lock.unlock()
+    }
+
+    static func key(_ file: String) -> UInt64? { file.utf8.count == 64 ? UInt64(file.prefix(16), radix: 16) : nil }
 
     /// Root-owned regular file, opened O_NOFOLLOW, size-capped; nil for anything else.
     private func read(_ name: String) -> [UInt8]? {
@@ -151,8 +157,10 @@ public final class LinkIndexStore: @unchecked Sendable {
     /// After a whole walk of ROOT: drops the records of repos that are gone.
     public func removeUntouched() {
         guard let list = try? dir.entries() else { return }
-        lock.lock(); let keep = names; lock.unlock()
-        for (name, type) in list where type == .regular && !keep.contains(name) && !name.hasPrefix(".") { try? dir.unlink(name) }
+        lock.lock(); let keep = used; lock.unlock()
+        for (name, type) in list where type == .regular && !name.hasPrefix(".") && !(LinkIndexStore.key(name).map(keep.contains) ?? false) {
+            try? dir.unlink(name)
+        }
     }
 }
 

@@ -89,9 +89,16 @@ import Testing
         defer { box.cleanup(); acc.cleanup() }
         let (root, repo, file) = try recordedRepo(box, acc.group())
         let before = try #require(fileStat(file))
+        // The record of a repo that is gone (here: made up) is dropped by a whole audit.
+        let stale = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--gone--repo")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: stale))
+        // With --exclude the walk is not whole: records are neither used nor dropped.
+        #expect(box.hfshare(["audit", root, "--exclude", "nothing-matches-this"]).status == 0)
+        #expect(fileStat(stale) != nil)
         // A second audit with nothing changed keeps the record as it is (no rewrite).
         #expect(box.hfshare(["audit", root]).status == 0)
         #expect(fileStat(file)?.ino == before.ino)
+        #expect(fileStat(stale) == nil, "the record of a repo that is gone was kept")
         let c1 = String(repeating: "1", count: 40)
         // Replace a link in place (rename over it: the directory's mtime and ctime move), at once.
         let swap = TestEnv.sh("cd '\(repo)/snapshots/\(c1)/sub' && ln -s /etc/shadow t && mv -T t b")
