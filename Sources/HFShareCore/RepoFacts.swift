@@ -20,6 +20,8 @@ final class RepoFacts: @unchecked Sendable {
         /// `snapshots/<commit>/` and below: the path inside the snapshot so far, and how many
         /// subdirectories deep it is (a link's `../` count depends on it).
         case snapshot(commit: [UInt8], prefix: [UInt8], depth: Int)
+
+        var isSnapshot: Bool { if case .snapshot = self { return true } else { return false } }
     }
 
     let repoDir: FD

@@ -41,6 +41,10 @@ public struct ScanOptions: Sendable {
     public var fix: FixMode?
     public var excludes: [String]
     public var threads: Int
+    /// Entries of one directory walked per work item. A directory with more (a hub of 50k repos, its
+    /// `.locks`) is walked in chunks, each chunk's subdirectories before the next chunk, so the queue
+    /// holds at most a chunk of pending subdirectories per directory: memory stays flat however wide.
+    var chunk = 512
 
     /// `threads` nil: the walker count probe measured for the cache's filesystem, else the default.
     public init(_ cache: SharedCache, fix: FixMode? = nil, excludes: [String] = [], threads: Int? = nil) {
@@ -127,7 +131,19 @@ public final class Scanner: @unchecked Sendable {
         /// Inside a hub repo: what the repo check collects from this directory's entries (RepoFacts).
         var repo: RepoFacts? = nil
         var role: RepoFacts.Role? = nil
+        /// The rest of a wide directory's listing, walked as a work item of its own (`Scanner.chunk`).
+        var resume: Resume? = nil
     }
+
+    /// Where a wide directory's walk goes on: its descriptor, its listing (and root's record of it),
+    /// and the first entry not yet walked.
+    struct Resume {
+        var dir: FD
+        var listing: [(name: String, type: FileType)]
+        var recorded: [LinkIndex.Entry]?
+        var next: Int
+    }
+
 
     /// What the walker learnt of a symlink: its target (read once for the permission rules and the
     /// repo check), the finding it makes, and the type of what it leads to where that was looked up.
@@ -257,72 +273,91 @@ public final class Scanner: @unchecked Sendable {
             }
         }
         let dir: FD
-        do {
-            if let parent = work.parent {
-                dir = try parent.openDirectory(work.name, noatime: true)
-                // Swapped between the listing and the open (a user replaced it): skip, never follow.
-                // O_NOFOLLOW already keeps a read-only audit inside ROOT; a fix must also be sure
-                // that the inode it changes is the one it judged.
-                if options.fix != nil {
-                    let now = try dir.stat()
-                    guard now.dev == work.stat.dev, now.ino == work.stat.ino else {
-                        throw SystemError("open", path, ESTALE)
-                    }
-                }
-            } else {
-                dir = rootFD!
-            }
-        } catch let error as SystemError {
-            if let repo, let role = work.role { repo.unreadable(role, reason: error.reason) }
-            if let parent = work.parent {
-                let acl = options.policy.aclSupported ? (try? ACLStore.readEntry(in: parent, work.name)) ?? nil : nil
-                let entry = Policy.Entry(name: work.name, stat: work.stat, access: acl, defaultACL: nil, underLocks: work.underLocks, restrictedTo: work.restrictedTo)
-                evaluateDirectoryWithoutDescriptor(entry, rel: work.rel)
-            }
-            emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "run the audit as root, or: hfshare repair \(options.root)"), .found)
-            return []
-        } catch {
-            return []
-        }
-
-        // The directory itself.
-        let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
-        let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
-        let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
-                                 isCode: work.isCode, restrictedTo: work.restrictedTo)
-        handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
-        // hfshare#14: refs, snapshots and blobs of a hub repo dir, collected from this walk (RepoFacts).
         var role = work.role
-        if work.parent != nil, work.depth <= 2, RepoIntegrity.isRepoDirectory(rel: work.rel) {
-            repo = RepoFacts(repoDir: dir, hubDir: work.parent, name: work.name, path: path,
-                             index: linkStore?.index(repoRel: work.rel, repo: work.stat))
-            role = .repo
-        }
-
-        // Whether this directory is (inside) a snapshot of a repo, once for all its entries.
-        var inSnapshot = false
-        if case .snapshot? = role { inSnapshot = true }
-        // A snapshot directory unchanged since root recorded it: its names and link targets are
-        // known (no getdents, no readlink). Otherwise it is listed, and recorded as it is read.
-        let index = inSnapshot ? repo?.index : nil
-        let recorded = index?.entries(of: work.stat)
-        var recording: [LinkIndex.Entry]? = index != nil && recorded == nil ? [] : nil
         let listing: [(name: String, type: FileType)]
-        if let recorded {
-            listing = recorded.map { (ByteName.decode($0.name), $0.type) }
+        let recorded: [LinkIndex.Entry]?
+        var recording: [LinkIndex.Entry]?
+        var start = 0
+        if let resume = work.resume {
+            // The rest of a wide directory: opened, judged and listed by its first work item.
+            dir = resume.dir; listing = resume.listing; recorded = resume.recorded; start = resume.next
         } else {
             do {
-                listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
+                if let parent = work.parent {
+                    dir = try parent.openDirectory(work.name, noatime: true)
+                    // Swapped between the listing and the open (a user replaced it): skip, never follow.
+                    // O_NOFOLLOW already keeps a read-only audit inside ROOT; a fix must also be sure
+                    // that the inode it changes is the one it judged.
+                    if options.fix != nil {
+                        let now = try dir.stat()
+                        guard now.dev == work.stat.dev, now.ino == work.stat.ino else {
+                            throw SystemError("open", path, ESTALE)
+                        }
+                    }
+                } else {
+                    dir = rootFD!
+                }
             } catch let error as SystemError {
-                if let repo, let role { repo.unreadable(role, reason: error.reason) }
-                emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
+                if let repo, let role = work.role { repo.unreadable(role, reason: error.reason) }
+                if let parent = work.parent {
+                    let acl = options.policy.aclSupported ? (try? ACLStore.readEntry(in: parent, work.name)) ?? nil : nil
+                    let entry = Policy.Entry(name: work.name, stat: work.stat, access: acl, defaultACL: nil, underLocks: work.underLocks, restrictedTo: work.restrictedTo)
+                    evaluateDirectoryWithoutDescriptor(entry, rel: work.rel)
+                }
+                emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "run the audit as root, or: hfshare repair \(options.root)"), .found)
                 return []
-            } catch { return [] }
+            } catch {
+                return []
+            }
+
+            // The directory itself.
+            let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
+            let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
+            let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
+                                     isCode: work.isCode, restrictedTo: work.restrictedTo)
+            handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
+            // hfshare#14: refs, snapshots and blobs of a hub repo dir, collected from this walk (RepoFacts).
+            if work.parent != nil, work.depth <= 2, RepoIntegrity.isRepoDirectory(rel: work.rel) {
+                repo = RepoFacts(repoDir: dir, hubDir: work.parent, name: work.name, path: path,
+                                 index: linkStore?.index(repoRel: work.rel, repo: work.stat))
+                role = .repo
+            }
+
+            // A snapshot directory unchanged since root recorded it: its names and link targets are
+            // known (no getdents, no readlink). Otherwise it is listed, and recorded as it is read.
+            let index = role?.isSnapshot == true ? repo?.index : nil
+            recorded = index?.entries(of: work.stat)
+            recording = index != nil && recorded == nil ? [] : nil
+            if let recorded {
+                listing = recorded.map { (ByteName.decode($0.name), $0.type) }
+            } else {
+                do {
+                    listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
+                } catch let error as SystemError {
+                    if let repo, let role { repo.unreadable(role, reason: error.reason) }
+                    emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
+                    return []
+                } catch { return [] }
+            }
         }
+        // Whether this directory is (inside) a snapshot of a repo, once for all its entries.
+        let inSnapshot = role?.isSnapshot == true
         var children: [DirWork] = []
         let childUnderLocks = work.underLocks || work.name == ".locks"
         var count = 0
-        for (i, (name, _)) in listing.enumerated() {
+        let end = min(listing.count, start + options.chunk)
+        if end < listing.count {
+            // The rest waits under this chunk's subdirectories (LIFO: it is pushed first). A directory
+            // walked in parts is not recorded in the link index (one listing, one key).
+            recording = nil
+            repo?.enter()
+            var rest = work
+            rest.repo = repo; rest.role = role
+            rest.resume = Resume(dir: dir, listing: listing, recorded: recorded, next: end)
+            children.append(rest)
+        }
+        for i in start..<end {
+            let name = listing[i].name
             let place = Place(parentRel: work.rel, name: name, depth: work.depth, inSnapshot: inSnapshot)
             if !options.excludes.isEmpty && isExcluded(place.rel, name) { repo?.markExcluded(); continue }
             count += 1
@@ -373,9 +408,11 @@ public final class Scanner: @unchecked Sendable {
                                  restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
-        if let recording, let index, let after = try? dir.stat() { index.record(before: work.stat, after: after, entries: recording) }
+        if start == 0, end == listing.count, let recording, let index = repo?.index, let after = try? dir.stat() {
+            index.record(before: work.stat, after: after, entries: recording)
+        }
         cond.lock()
-        scanned += count + (work.parent == nil ? 1 : 0)
+        scanned += count + (work.parent == nil && work.resume == nil ? 1 : 0)
         currentDir = work.rel
         cond.unlock()
         return children

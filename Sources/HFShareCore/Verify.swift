@@ -92,12 +92,13 @@ final class BlobJob: @unchecked Sendable {
         self.dir = dir; self.name = name; self.path = path; self.stat = stat; self.expect = expect
     }
 
-    var expectedDigest: [UInt8] {
-        switch expect {
+    /// Computed once (a rerun compares it with the record of every blob).
+    lazy var expectedDigest: [UInt8] = {
+        switch self.expect {
         case .sha256(let h), .gitBlob(let h): return Verify.hexBytes(h)
         case .other: return []
         }
-    }
+    }()
 }
 
 public enum Verify {
@@ -172,6 +173,9 @@ public enum Verify {
             index?.save()
         }
         for i in selected.indices { selected[i].layout = layouts.get(i) }
+        let blobCount = selected.reduce(0) { $0 + $1.layout.blobs.count }
+        jobIndex.reserveCapacity(blobCount)
+        jobs.reserveCapacity(blobCount)
 
         for sel in selected {
             let dirName = ByteName.decode(sel.name)
@@ -273,6 +277,7 @@ public enum Verify {
         // 2. What the verified cache vouches for.
         var known: [VerifiedRecord.Key: VerifiedRecord] = [:]
         if let state, let data = try? state.read(VerifiedStore.fileName, maxBytes: VerifiedStore.maxBytes), let records = VerifiedStore.decode(data) {
+            known.reserveCapacity(records.count)
             for r in records { known[r.key] = r }
         }
         var toHash: [BlobJob] = []
@@ -293,7 +298,8 @@ public enum Verify {
 
         // 4. Results per revision.
         var records: [VerifiedRecord] = []
-        var touched = Set<VerifiedRecord.Key>()
+        var touched = Set<VerifiedRecord.Key>(minimumCapacity: jobs.count)
+        records.reserveCapacity(jobs.count)
         for j in jobs {
             touched.insert(VerifiedRecord.Key(dev: j.stat.dev, ino: j.stat.ino))
             switch j.result {

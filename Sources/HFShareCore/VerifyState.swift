@@ -30,10 +30,19 @@ public struct VerifiedRecord: Equatable, Hashable, Sendable {
 
     static func pad(_ d: [UInt8]) -> [UInt8] { Array((d + [UInt8](repeating: 0, count: 32)).prefix(32)) }
 
+    /// `pad(digest) == stored`, without making the padded copy (a rerun asks it for every blob).
+    static func padded(_ stored: [UInt8], equals digest: [UInt8]) -> Bool {
+        guard stored.count == 32 else { return false }
+        let n = min(digest.count, 32)
+        for i in 0..<n where stored[i] != digest[i] { return false }
+        for i in n..<32 where stored[i] != 0 { return false }
+        return true
+    }
+
     /// The same inode, unchanged since it was hashed, and hashed to `digest`.
     public func vouches(for stat: FileStat, digest: [UInt8]) -> Bool {
         stat.dev == dev && stat.ino == ino && stat.size == size && stat.mtimeSec == mtimeSec && stat.mtimeNsec == mtimeNsec
-            && stat.ctimeSec == ctimeSec && stat.ctimeNsec == ctimeNsec && VerifiedRecord.pad(digest) == self.digest
+            && stat.ctimeSec == ctimeSec && stat.ctimeNsec == ctimeNsec && VerifiedRecord.padded(self.digest, equals: digest)
     }
 
     public struct Key: Hashable, Sendable { public var dev: UInt64; public var ino: UInt64 }

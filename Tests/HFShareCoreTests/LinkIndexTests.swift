@@ -114,3 +114,42 @@ import Testing
         #expect(!again.stdout.contains("/sub/b"), "\(again.stdout)")
     }
 }
+
+/// Wide directories are walked in chunks (ScanOptions.chunk) so the queue stays small: the findings and
+/// the entry count must not depend on the chunk size, and each repo is judged exactly once.
+@Suite struct WideDirectoryTests {
+    @Test func chunkedWalkFindsWhatAWholeWalkFinds() throws {
+        let box = Sandbox()
+        defer { box.cleanup() }
+        let root = box.path("c")
+        let c1 = String(repeating: "1", count: 40)
+        let setup = TestEnv.sh("""
+            set -e; mkdir -p '\(root)/hub/.locks'
+            cd '\(root)/hub'
+            for r in $(seq 1 30); do mkdir -p models--o--r$r/blobs models--o--r$r/refs .locks/models--o--r$r; echo x > models--o--r$r/blobs/b; done
+            m=models--o--wide; mkdir -p $m/refs $m/snapshots $m/blobs
+            printf \(c1) > $m/refs/main
+            for i in $(seq 1 25); do echo $i > $m/blobs/b$i; done; chmod 600 $m/blobs/b3
+            for i in $(seq 1 20); do c=$(printf '%040d' $i); mkdir -p $m/snapshots/$c/sub; ln -s ../../blobs/b$i $m/snapshots/$c/f; done
+            mkdir -p $m/snapshots/\(c1); ln -s ../../blobs/b21 $m/snapshots/\(c1)/f; ln -s ../../blobs/gone $m/snapshots/\(c1)/g
+            """)
+        try #require(setup.status == 0, "\(setup.stderr)")
+        let policy = Policy(gid: 4242, groupName: "hf", now: Posix.now())
+        func walk(chunk: Int) throws -> (findings: [String], entries: Int) {
+            var o = ScanOptions(root: root, policy: policy)
+            o.chunk = chunk
+            let found = Locked<[String]>([])
+            let summary = try Scanner(o) { e in found.mutate { $0.append("\(e.finding.kind.rawValue) \(e.finding.path)") } }.run()
+            return (found.value.sorted(), summary.entries)
+        }
+        let whole = try walk(chunk: 512)
+        let chunked = try walk(chunk: 7)
+        #expect(chunked.entries == whole.entries)
+        #expect(chunked.findings == whole.findings)
+        // The repo check ran once per repo: b22..b25 and the other repos' b are orphans, once each.
+        let orphans = chunked.findings.filter { $0.hasPrefix("blob-orphan ") }
+        #expect(orphans.count == 4 + 30, "\(orphans)")
+        #expect(chunked.findings.filter { $0.hasPrefix("snapshot-link-broken ") }.count == 1)
+        #expect(chunked.entries > 7 * 20)
+    }
+}

@@ -102,6 +102,8 @@ def gone(manifest, repo, rev, kept_rev):
 def unreadable(top):
     bad = []
     for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath == top and ".hfshare" in dirnames:
+            dirnames.remove(".hfshare")  # hfshare's own state (root's; links/ and quarantine/ are root-only)
         for name in dirnames:
             p = os.path.join(dirpath, name)
             if not os.path.islink(p) and not os.access(p, os.R_OK | os.X_OK):
