@@ -117,7 +117,9 @@ public final class StateDir: @unchecked Sendable {
         return lock
     }
 
-    /// A root-only subdirectory (0700), made when missing, verified like the state dir itself.
+    /// A root-only subdirectory (0700), made when missing, verified like the state dir itself. It carries
+    /// no ACL: the state dir's default ACL (readers' and the group's entries) would otherwise be
+    /// inherited by it and by every file made in it, and nobody but root is to read these.
     public func subdirectory(_ name: String, create: Bool = true) throws -> FD? {
         do {
             let d = try fd.openat(name, flags: FD.directoryFlags)
@@ -129,7 +131,13 @@ public final class StateDir: @unchecked Sendable {
         } catch let e as SystemError where e.errno == ENOENT {
             guard create else { return nil }
             try fd.mkdir(name, mode: 0o700)
-            return try subdirectory(name, create: false)
+            if let d = try subdirectory(name, create: false) {
+                d.removeXattr(ACLStore.xattrName(.default))
+                d.removeXattr(ACLStore.xattrName(.access))
+                try d.chmod(0o700)
+                return d
+            }
+            return nil
         }
     }
 }
