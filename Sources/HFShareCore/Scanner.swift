@@ -135,13 +135,14 @@ public final class Scanner: @unchecked Sendable {
         var resume: Resume? = nil
     }
 
-    /// Where a wide directory's walk goes on: its descriptor, its listing (and root's record of it),
-    /// and the first entry not yet walked.
+    /// Where a wide directory's walk goes on: its descriptor (whose offset is where its listing was
+    /// left: `unread`), the entries read and not yet walked (and root's record of them), the next one.
     struct Resume {
         var dir: FD
         var listing: [(name: String, type: FileType)]
         var recorded: [LinkIndex.Entry]?
         var next: Int
+        var unread: Bool
     }
 
 
@@ -274,13 +275,25 @@ public final class Scanner: @unchecked Sendable {
         }
         let dir: FD
         var role = work.role
-        let listing: [(name: String, type: FileType)]
+        var listing: [(name: String, type: FileType)] = []
         let recorded: [LinkIndex.Entry]?
         var recording: [LinkIndex.Entry]?
         var start = 0
+        /// The directory has entries not read yet (a wide one is read a chunk at a time).
+        var unread = false
+        let shortReadIsEOF = rootReaddirFills && work.stat.dev == rootDev
         if let resume = work.resume {
-            // The rest of a wide directory: opened, judged and listed by its first work item.
-            dir = resume.dir; listing = resume.listing; recorded = resume.recorded; start = resume.next
+            // The rest of a wide directory: opened, judged and partly listed by its first work item.
+            dir = resume.dir; recorded = resume.recorded
+            if resume.next < resume.listing.count {
+                listing = resume.listing; start = resume.next; unread = resume.unread
+            } else {
+                do { unread = try dir.readEntries(into: &listing, atLeast: options.chunk, shortReadIsEOF: shortReadIsEOF) } catch let error as SystemError {
+                    if let repo, let role { repo.unreadable(role, reason: error.reason) }
+                    emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
+                    return []
+                } catch { return [] }
+            }
         } else {
             do {
                 if let parent = work.parent {
@@ -332,7 +345,7 @@ public final class Scanner: @unchecked Sendable {
                 listing = recorded.map { (ByteName.decode($0.name), $0.type) }
             } else {
                 do {
-                    listing = try dir.entries(shortReadIsEOF: rootReaddirFills && work.stat.dev == rootDev)
+                    unread = try dir.readEntries(into: &listing, atLeast: options.chunk, shortReadIsEOF: shortReadIsEOF)
                 } catch let error as SystemError {
                     if let repo, let role { repo.unreadable(role, reason: error.reason) }
                     emit(Finding(kind: .unreadable, path: path, detail: error.reason, fix: "hfshare repair \(options.root)"), .found)
@@ -346,14 +359,15 @@ public final class Scanner: @unchecked Sendable {
         let childUnderLocks = work.underLocks || work.name == ".locks"
         var count = 0
         let end = min(listing.count, start + options.chunk)
-        if end < listing.count {
+        if end < listing.count || unread {
             // The rest waits under this chunk's subdirectories (LIFO: it is pushed first). A directory
             // walked in parts is not recorded in the link index (one listing, one key).
             recording = nil
             repo?.enter()
             var rest = work
             rest.repo = repo; rest.role = role
-            rest.resume = Resume(dir: dir, listing: listing, recorded: recorded, next: end)
+            rest.resume = end < listing.count ? Resume(dir: dir, listing: listing, recorded: recorded, next: end, unread: unread)
+                                              : Resume(dir: dir, listing: [], recorded: nil, next: 0, unread: true)
             children.append(rest)
         }
         for i in start..<end {
@@ -408,7 +422,7 @@ public final class Scanner: @unchecked Sendable {
                                  restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
-        if start == 0, end == listing.count, let recording, let index = repo?.index, let after = try? dir.stat() {
+        if start == 0, end == listing.count, !unread, work.resume == nil, let recording, let index = repo?.index, let after = try? dir.stat() {
             index.record(before: work.stat, after: after, entries: recording)
         }
         cond.lock()

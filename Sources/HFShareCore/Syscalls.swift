@@ -161,6 +161,19 @@ public final class FD: @unchecked Sendable {
         return result
     }
 
+    /// Reads the directory from where the descriptor's offset is, one getdents64 call at a time,
+    /// until at least `atLeast` entries were added to `result` or the directory ended. Returns whether
+    /// entries remain (the descriptor keeps its place: the next call goes on from there), so a walker
+    /// never needs more than a buffer's worth of a very wide directory in memory.
+    public func readEntries(into result: inout [(name: String, type: FileType)], atLeast: Int, shortReadIsEOF: Bool = false) throws -> Bool {
+        let goal = result.count + atLeast
+        var more = true
+        while more && result.count < goal {
+            more = try forEachEntry(shortReadIsEOF: shortReadIsEOF, once: true) { name, type, _ in result.append((ByteName.decode(name), type)) }
+        }
+        return more
+    }
+
     /// The same listing with the names as their exact bytes.
     func entryBytes() throws -> [(name: [UInt8], type: FileType)] {
         var result: [([UInt8], FileType)] = []
@@ -180,15 +193,16 @@ public final class FD: @unchecked Sendable {
     }
 
     /// The one getdents64 loop: every entry but `.` and `..`, its NUL-terminated name valid only
-    /// during the call.
-    private func forEachEntry(shortReadIsEOF: Bool = false, _ body: (UnsafePointer<CChar>, FileType, UInt64) -> Void) throws {
+    /// during the call. `once`: a single getdents64 call; the result says whether entries remain.
+    @discardableResult
+    private func forEachEntry(shortReadIsEOF: Bool = false, once: Bool = false, _ body: (UnsafePointer<CChar>, FileType, UInt64) -> Void) throws -> Bool {
         let size = 64 * 1024
         let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
         defer { buf.deallocate() }
         while true {
             let n = hf_getdents64(raw, buf, size)
             if n < 0 { throw SystemError("getdents64", path) }
-            if n == 0 { break }
+            if n == 0 { return false }
             var off = 0
             var namePtr: UnsafePointer<CChar>?
             var type: UInt8 = 0
@@ -198,7 +212,8 @@ public final class FD: @unchecked Sendable {
                 if namePtr[0] == 0x2E && (namePtr[1] == 0 || (namePtr[1] == 0x2E && namePtr[2] == 0)) { continue }
                 body(namePtr, FileType(direntType: type), ino)
             }
-            if shortReadIsEOF && n <= size - 512 { break } // a record is at most 19 + 256 bytes
+            if shortReadIsEOF && n <= size - 512 { return false } // a record is at most 19 + 256 bytes
+            if once { return true }
         }
     }
 

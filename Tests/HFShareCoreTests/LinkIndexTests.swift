@@ -132,6 +132,8 @@ import Testing
             for i in $(seq 1 25); do echo $i > $m/blobs/b$i; done; chmod 600 $m/blobs/b3
             for i in $(seq 1 20); do c=$(printf '%040d' $i); mkdir -p $m/snapshots/$c/sub; ln -s ../../blobs/b$i $m/snapshots/$c/f; done
             mkdir -p $m/snapshots/\(c1); ln -s ../../blobs/b21 $m/snapshots/\(c1)/f; ln -s ../../blobs/gone $m/snapshots/\(c1)/g
+            # More names than one 64 KiB getdents64 buffer holds: the listing itself is read in parts.
+            mkdir -p .locks/$m; cd .locks/$m; seq -f 'lock-number-%05g.lock' 1 3000 | xargs touch
             """)
         try #require(setup.status == 0, "\(setup.stderr)")
         let policy = Policy(gid: 4242, groupName: "hf", now: Posix.now())
@@ -150,6 +152,9 @@ import Testing
         let orphans = chunked.findings.filter { $0.hasPrefix("blob-orphan ") }
         #expect(orphans.count == 4 + 30, "\(orphans)")
         #expect(chunked.findings.filter { $0.hasPrefix("snapshot-link-broken ") }.count == 1)
-        #expect(chunked.entries > 7 * 20)
+        #expect(chunked.entries > 3000)
+        // Every one of the 3000 lock files was judged (each is of the wrong group here).
+        let locks = Set(chunked.findings.filter { $0.contains("/.locks/models--o--wide/lock-number-") }.map { $0.split(separator: " ").last! })
+        #expect(locks.count == 3000)
     }
 }
