@@ -156,10 +156,18 @@ public final class LinkIndexStore: @unchecked Sendable {
 
     /// After a whole walk of ROOT: drops the records of repos that are gone.
     public func removeUntouched() {
-        guard let list = try? dir.entries() else { return }
         lock.lock(); let keep = used; lock.unlock()
-        for (name, type) in list where type == .regular && !name.hasPrefix(".") && !(LinkIndexStore.key(name).map(keep.contains) ?? false) {
-            try? dir.unlink(name)
+        // A chunk at a time: one record per repo, and a cache may hold tens of thousands of repos.
+        guard let list = try? dir.openat(".", flags: FD.directoryFlags) else { return } // its own offset
+        var batch: [(name: String, type: FileType)] = []
+        var more = true
+        while more {
+            batch.removeAll(keepingCapacity: true)
+            guard let m = try? list.readEntries(into: &batch, atLeast: 1024) else { return }
+            more = m
+            for (name, type) in batch where type == .regular && !name.hasPrefix(".") && !(LinkIndexStore.key(name).map(keep.contains) ?? false) {
+                try? dir.unlink(name)
+            }
         }
     }
 }
