@@ -360,7 +360,9 @@ public final class Scanner: @unchecked Sendable {
         var count = 0
         let end = min(listing.count, start + options.chunk)
         if end < listing.count || unread {
-            // The rest waits under this chunk's subdirectories (LIFO: it is pushed first). A directory
+            // The rest is queued before this chunk is walked, so that another walker takes it meanwhile
+            // (a directory of 8k blobs is walked by every walker at once); it lands under this chunk's
+            // subdirectories (LIFO), so at most a chunk or two of them wait per directory. A directory
             // walked in parts is not recorded in the link index (one listing, one key).
             recording = nil
             repo?.enter()
@@ -368,7 +370,10 @@ public final class Scanner: @unchecked Sendable {
             rest.repo = repo; rest.role = role
             rest.resume = end < listing.count ? Resume(dir: dir, listing: listing, recorded: recorded, next: end, unread: unread)
                                               : Resume(dir: dir, listing: [], recorded: nil, next: 0, unread: true)
-            children.append(rest)
+            cond.lock()
+            stack.append(rest)
+            cond.signal()
+            cond.unlock()
         }
         for i in start..<end {
             let name = listing[i].name
