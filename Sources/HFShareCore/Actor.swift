@@ -86,31 +86,19 @@ final class Actor: @unchecked Sendable {
         if isDir, let d = policy.wantedDefaultACL(e) { try ACLStore.write(d, to: fd, .default); CrashPoint.changed() }
     }
 
-    /// `flock(LOCK_EX|LOCK_NB)`, tried 5 times over ~80 ms: another walker of this same run may be
-    /// probing that lock (the stale-lock check holds it for microseconds), while a download holds it
-    /// for its whole transfer. Without the retry a repair failed now and then on a lock it held itself.
-    static func lockBriefly(_ fd: FD) -> Bool {
-        for attempt in 0..<5 {
-            if flock(fd.raw, LOCK_EX | LOCK_NB) == 0 { return true }
-            if errno != EWOULDBLOCK || attempt == 4 { return false }
-            usleep(20_000)
-        }
-        return false
-    }
-
     func removeStale(_ e: Policy.Entry, parentRel: String, in dir: FD, isLock: Bool) throws {
         // An .incomplete goes only while we hold its download's lock, so no client can resume it meanwhile.
         var guardFD: FD?
         if !isLock, let rel = Actor.guardingLock(of: parentRel, e.name),
            let g = try? root.openBeneath(rel, flags: O_RDONLY | HF_O_NONBLOCK | HF_O_CLOEXEC) {
-            guard Actor.lockBriefly(g) else { throw SystemError("flock", g.path, EWOULDBLOCK) }
+            guard (try? g.lockBriefly()) == true else { throw SystemError("flock", g.path, EWOULDBLOCK) }
             guardFD = g
         }
         defer { if let g = guardFD { flock(g.raw, LOCK_UN) } }
         let fd = try dir.openat(e.name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC, noatime: true)
         if isLock {
             // Hold the lock while unlinking, so nobody can take it between our check and the unlink.
-            guard Actor.lockBriefly(fd) else { throw SystemError("flock", fd.path, EWOULDBLOCK) }
+            guard (try? fd.lockBriefly()) == true else { throw SystemError("flock", fd.path, EWOULDBLOCK) }
         }
         let held = try fd.stat()
         let named = try dir.stat(e.name)

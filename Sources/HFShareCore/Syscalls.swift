@@ -237,14 +237,24 @@ public final class FD: @unchecked Sendable {
         guard isPathOnly || Glibc.errno == EBADF, hf_fchmod_path_fd(raw, mode) == 0 else { throw SystemError("chmod", path) }
     }
 
-    /// `flock(LOCK_EX|LOCK_NB)`: true if we got it (and released it again), false if somebody holds it.
-    public func tryExclusiveLockAndRelease() throws -> Bool {
-        if flock(raw, LOCK_EX | LOCK_NB) == 0 {
-            flock(raw, LOCK_UN)
-            return true
+    /// `flock(LOCK_EX|LOCK_NB)` tried 5 times over ~80 ms, kept until `unlock` or close: false if
+    /// somebody holds it all that time. Another walker of this same run may hold that lock for a moment
+    /// (probing it, or deleting the `.incomplete` it guards), while a download holds it for its whole
+    /// transfer. Probing once made a repair now and then leave a stale lock, or fail on a lock it held itself.
+    public func lockBriefly() throws -> Bool {
+        for attempt in 0..<5 {
+            if flock(raw, LOCK_EX | LOCK_NB) == 0 { return true }
+            guard Glibc.errno == EWOULDBLOCK else { throw SystemError("flock", path) }
+            if attempt < 4 { usleep(20_000) }
         }
-        if Glibc.errno == EWOULDBLOCK { return false }
-        throw SystemError("flock", path)
+        return false
+    }
+
+    /// `lockBriefly`, released again at once: true if nobody holds the lock.
+    public func tryExclusiveLockAndRelease() throws -> Bool {
+        guard try lockBriefly() else { return false }
+        flock(raw, LOCK_UN)
+        return true
     }
 
     public func unlink(_ name: String, directory: Bool = false) throws {
