@@ -86,19 +86,13 @@ final class BlobJob: @unchecked Sendable {
     var users: [(Int, String)] = []
     var result: Result = .pending
 
-    enum Result { case pending, ok([UInt8]), cached, mismatch(String), unreadable(String), changed }
+    enum Result { case pending, ok([UInt8]), mismatch(String), unreadable(String), changed }
 
-    init(dir: FD, name: [UInt8], path: String, stat: FileStat, expect: BlobName) {
-        self.dir = dir; self.name = name; self.path = path; self.stat = stat; self.expect = expect
+    let key: Verify.JobKey
+
+    init(dir: FD, name: [UInt8], path: String, stat: FileStat, expect: BlobName, key: Verify.JobKey) {
+        self.dir = dir; self.name = name; self.path = path; self.stat = stat; self.expect = expect; self.key = key
     }
-
-    /// Computed once (a rerun compares it with the record of every blob).
-    lazy var expectedDigest: [UInt8] = {
-        switch self.expect {
-        case .sha256(let h), .gitBlob(let h): return Verify.hexBytes(h)
-        case .other: return []
-        }
-    }()
 }
 
 public enum Verify {
@@ -128,30 +122,16 @@ public enum Verify {
         }
         var matched = Set<Int>()
 
-        // 1. The layout of every selected repo; one job per inode to hash.
-        var jobs: [BlobJob] = []
-        struct JobKey: Hashable { var dev: UInt64; var ino: UInt64; var sha256: Bool; var want: String }
-        var jobIndex: [JobKey: BlobJob] = [:]
-        var storeDirs: [[UInt8]: FD] = [:]
-        let storeFD = try? hub.openDirectory(bytes: Array("blobs".utf8))
-        /// `known`: the stat the layout read already (else one statx).
-        func job(dir: FD, name: [UInt8], path: @autoclosure () -> String, expect: BlobName, known: FileStat? = nil) -> BlobJob? {
-            guard let st = known ?? (try? dir.stat(bytes: name)), st.type == .regular else { return nil }
-            let key: JobKey
-            switch expect {
-            case .sha256(let h): key = JobKey(dev: st.dev, ino: st.ino, sha256: true, want: h)
-            case .gitBlob(let h): key = JobKey(dev: st.dev, ino: st.ino, sha256: false, want: h)
-            case .other: key = JobKey(dev: st.dev, ino: st.ino, sha256: false, want: "")
-            }
-            if let j = jobIndex[key] { return j }
-            let j = BlobJob(dir: dir, name: name, path: path(), stat: st, expect: expect)
-            jobIndex[key] = j
-            jobs.append(j)
-            return j
+        // 1. What the verified cache vouches for (read first: a rerun checks every blob against it as
+        // the repo is read, and keeps nothing of a vouched blob but its key).
+        var known: [VerifiedRecord.Key: VerifiedRecord] = [:]
+        if let state, let data = try? state.read(VerifiedStore.fileName, maxBytes: VerifiedStore.maxBytes),
+           let records = VerifiedStore.decode(data) {
+            known.reserveCapacity(records.count)
+            for r in records { known[r.key] = r }
         }
 
-        // The selected repos, their layouts read in parallel (the syscall-bound part of a rerun).
-        struct Selected { var name: [UInt8]; var id: RepoID; var revFilter: [String]?; var fd: FD?; var layout = RepoIntegrity.Layout() }
+        // 2. The selected repos.
         var selected: [Selected] = []
         for nameBytes in try hub.entryBytes().map(\.name).filter({ RepoIntegrity.isRepoDirName($0) }).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             let repoID = RepoID(dirName: ByteName.decode(nameBytes))
@@ -162,131 +142,41 @@ public enum Verify {
                 for h in hits { matched.insert(h.offset) }
                 if !hits.contains(where: { $0.element.rev == nil }) { revFilter = hits.compactMap { $0.element.rev } }
             }
-            selected.append(Selected(name: nameBytes, id: repoID, revFilter: revFilter, fd: try? hub.openDirectory(bytes: nameBytes, noatime: true)))
-        }
-        let layouts = LayoutBox(count: selected.count)
-        let linkStore = LinkIndexStore.open(root: options.root, rootFD: rootFD)
-        DispatchQueue.concurrentPerform(iterations: selected.count) { i in
-            guard let fd = selected[i].fd else { return }
-            let index = (try? fd.stat()).flatMap { linkStore?.index(repoRel: hubRel + ByteName.decode(selected[i].name), repo: $0) }
-            layouts.set(i, RepoIntegrity.readLayout(fd, index: index))
-            index?.save()
-        }
-        for i in selected.indices { selected[i].layout = layouts.get(i) }
-        let blobCount = selected.reduce(0) { $0 + $1.layout.blobs.count }
-        jobIndex.reserveCapacity(blobCount)
-        jobs.reserveCapacity(blobCount)
-
-        for sel in selected {
-            let dirName = ByteName.decode(sel.name)
-            let repoID = sel.id
-            let revFilter = sel.revFilter
-            guard let repoFD = sel.fd else {
-                var r = RevisionReport(repo: repoID, commit: "?", refs: [])
-                r.mark(.unverified, "cannot open \(Escape.text(dirName))")
-                report.revisions.append(r)
-                continue
-            }
-            let repoPath = FD.join(hubPath, dirName)
-            let layout = sel.layout
-            let blobsFD = try? repoFD.openDirectory(bytes: Array("blobs".utf8), noatime: true)
-            let blobsByName = Dictionary(layout.blobs.map { (NameKey($0.name), $0) }, uniquingKeysWith: { a, _ in a })
-            var refsOf: [[UInt8]: [String]] = [:]
-            var candidates: [(RevisionReport, RepoIntegrity.Snapshot?)] = []
-            for ref in layout.refs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
-                let refName = ByteName.decode(ref.name)
-                switch ref.value {
-                case .commit(let c):
-                    if layout.snapshotCommits.contains(Array(c.utf8)) { refsOf[Array(c.utf8), default: []].append(refName); continue }
-                    var r = RevisionReport(repo: repoID, commit: c, refs: [refName])
-                    r.mark(.broken, "refs/\(Escape.text(refName)) points at commit \(c), whose snapshot was never downloaded (offline loads fail; online the client downloads it)")
-                    candidates.append((r, nil))
-                case .malformed(let trimmed):
-                    var r = RevisionReport(repo: repoID, commit: trimmed ?? "?", refs: [refName])
-                    r.mark(.broken, "refs/\(Escape.text(refName)) holds \(RepoIntegrity.quoted(ref.raw, cap: ref.stat.size)), not a 40-hex commit id (the client reads it verbatim)\(trimmed == nil ? "" : "; hfshare repair rewrites it")")
-                    if let t = trimmed, !layout.snapshotCommits.contains(Array(t.utf8)) { r.reasons.append("and commit \(t) has no snapshot") }
-                    candidates.append((r, nil))
-                }
-            }
-            for snap in layout.snapshots.sorted(by: { $0.commit.lexicographicallyPrecedes($1.commit) }) {
-                let commit = ByteName.decode(snap.commit)
-                candidates.append((RevisionReport(repo: repoID, commit: commit, refs: (refsOf[snap.commit] ?? []).sorted()), snap))
-            }
-            if let revFilter {
-                candidates = candidates.filter { r, _ in revFilter.contains { rev in r.refs.contains(rev) || (rev.count >= 7 && r.commit.hasPrefix(rev)) } }
-            }
-            let treesFD = try? repoFD.openDirectory(bytes: Array("trees".utf8))
-            for (r, snapshot) in candidates {
-                let index = report.revisions.count
-                report.revisions.append(r)
-                guard let snap = snapshot else { continue }
-                let commit = r.commit
-                let tree = treesFD.flatMap { TreeListing.read($0, commit: snap.commit) }
-                report.revisions[index].files = snap.files.count
-                report.revisions[index].listed = tree?.count
-                func mark(_ s: RevisionStatus, _ why: String) { report.revisions[index].mark(s, why) }
-                for file in snap.files.sorted(by: { $0.path.lexicographicallyPrecedes($1.path) }) {
-                    let fileName = ByteName.decode(file.path)
-                    switch file.kind {
-                    case .blobLink(_, let blob):
-                        guard file.present, let blobsFD, let b = blobsByName[NameKey(blob)] else {
-                            mark(.broken, "\(Escape.text(fileName)): blob \(Verify.shown(blob)) is missing (the client downloads it again online)")
-                            continue
-                        }
-                        let expect = Verify.blobName(blob)
-                        if b.target == nil {
-                            if let j = job(dir: blobsFD, name: blob, path: repoPath + "/blobs/" + ByteName.decode(blob), expect: expect, known: b.stat) {
-                                j.users.append((index, fileName))
-                            } else { mark(.unverified, "\(Escape.text(fileName)): blob \(Verify.shown(blob)) is not a regular file") }
-                        } else if let (prefix, leaf) = storeTarget(b.target!), let storeFD {
-                            let dir = storeDirs[prefix] ?? (try? storeFD.openDirectory(bytes: prefix))
-                            storeDirs[prefix] = dir
-                            if let dir, let j = job(dir: dir, name: leaf, path: hubPath + "/blobs/" + ByteName.decode(prefix) + "/" + ByteName.decode(leaf), expect: expect) {
-                                j.users.append((index, fileName))
-                            } else { mark(.broken, "\(Escape.text(fileName)): shared-store blob \(Verify.shown(b.target!)) is missing") }
-                        } else {
-                            mark(.unverified, "\(Escape.text(fileName)): blob links to \(Verify.shown(b.target!)), outside the known layout")
-                        }
-                    case .otherLink(let target):
-                        if file.present { mark(.unverified, "\(Escape.text(fileName)): links to \(Verify.shown(target)), not a blob of this repo") }
-                        else { mark(.broken, "\(Escape.text(fileName)): link target \(Verify.shown(target)) is missing") }
-                    case .regular:
-                        // HF_HUB_DISABLE_SYMLINKS: the bytes live in the snapshot; the tree listing says what they must be.
-                        let expect: BlobName = tree?[fileName].map { e in e.lfsSHA256.map { BlobName.sha256($0) } ?? .gitBlob(e.blobID) } ?? .other
-                        if case .other = expect {
-                            mark(.unverified, "\(Escape.text(fileName)): a regular file (HF_HUB_DISABLE_SYMLINKS) and no trees/\(commit).json says what it must hold")
-                            continue
-                        }
-                        if case .regular(let st) = file.kind, let (dir, leaf) = parentDir(repoFD, snapshot: snap.commit, path: file.path),
-                           let j = job(dir: dir, name: leaf, path: repoPath + "/snapshots/" + commit + "/" + fileName, expect: expect, known: st) {
-                            j.users.append((index, fileName))
-                        } else { mark(.unverified, "\(Escape.text(fileName)): could not be opened") }
-                    case .other:
-                        mark(.unverified, "\(Escape.text(fileName)): not a file or symlink")
-                    }
-                }
-                if let tree, tree.count > snap.files.count {
-                    mark(.partial, "\(snap.files.count) of \(tree.count) files in the snapshot (a partial download: the rest comes online)")
-                }
-            }
+            selected.append(Selected(name: nameBytes, id: repoID, revFilter: revFilter))
         }
         for (i, s) in selectors.enumerated() where !matched.contains(i) {
             throw UsageError("\(s.repo): no such repo in \(Escape.text(hubPath)) (use org/name, model/org/name or the cache dir name, e.g. models--org--name)")
         }
 
-        // 2. What the verified cache vouches for.
-        var known: [VerifiedRecord.Key: VerifiedRecord] = [:]
-        if let state, let data = try? state.read(VerifiedStore.fileName, maxBytes: VerifiedStore.maxBytes), let records = VerifiedStore.decode(data) {
-            known.reserveCapacity(records.count)
-            for r in records { known[r.key] = r }
+        // 3. Each repo read and planned in parallel (the syscall-bound part of a rerun): its revisions,
+        // and a job for every inode the verified cache does not vouch for. A repo's layout is dropped
+        // as soon as it is planned, so memory follows the widest repo, not the cache.
+        let plans = PlanBox(count: selected.count)
+        let linkStore = LinkIndexStore.open(root: options.root, rootFD: rootFD)
+        let context = PlanContext(hub: hub, hubPath: hubPath, hubRel: hubRel, linkStore: linkStore, known: options.full ? [:] : known,
+                                  storeFD: try? hub.openDirectory(bytes: Array("blobs".utf8)))
+        DispatchQueue.concurrentPerform(iterations: selected.count) { i in
+            plans.set(i, plan(selected[i], context))
+        }
+        var jobs: [BlobJob] = []
+        var jobIndex: [JobKey: BlobJob] = [:]
+        var cachedKeys: [VerifiedRecord.Key] = []
+        for i in selected.indices {
+            let p = plans.take(i)
+            let offset = report.revisions.count
+            report.revisions.append(contentsOf: p.revisions)
+            cachedKeys.append(contentsOf: p.cached)
+            for j in p.jobs {
+                let users = j.users.map { ($0.0 + offset, $0.1) }
+                if let same = jobIndex[j.key] { same.users.append(contentsOf: users); continue }
+                j.users = users
+                jobIndex[j.key] = j
+                jobs.append(j)
+            }
         }
         var toHash: [BlobJob] = []
         for j in jobs {
             if case .other = j.expect { j.result = .unreadable("its name \(Escape.text(ByteName.decode(j.name))) is no hash hfshare can check"); continue }
-            if !options.full, let r = known[VerifiedRecord.Key(dev: j.stat.dev, ino: j.stat.ino)], r.vouches(for: j.stat, digest: j.expectedDigest) {
-                j.result = .cached
-                continue
-            }
             toHash.append(j)
         }
 
@@ -298,8 +188,12 @@ public enum Verify {
 
         // 4. Results per revision.
         var records: [VerifiedRecord] = []
-        var touched = Set<VerifiedRecord.Key>(minimumCapacity: jobs.count)
-        records.reserveCapacity(jobs.count)
+        var touched = Set<VerifiedRecord.Key>(minimumCapacity: jobs.count + cachedKeys.count)
+        records.reserveCapacity(jobs.count + cachedKeys.count)
+        for k in cachedKeys where touched.insert(k).inserted {
+            report.blobsCached += 1
+            records.append(known[k]!)
+        }
         for j in jobs {
             touched.insert(VerifiedRecord.Key(dev: j.stat.dev, ino: j.stat.ino))
             switch j.result {
@@ -307,9 +201,6 @@ public enum Verify {
                 report.blobsHashed += 1
                 report.bytesHashed += j.stat.size
                 records.append(VerifiedRecord(stat: j.stat, digest: d))
-            case .cached:
-                report.blobsCached += 1
-                records.append(known[VerifiedRecord.Key(dev: j.stat.dev, ino: j.stat.ino)]!)
             case .mismatch(let got):
                 report.blobsHashed += 1
                 report.bytesHashed += j.stat.size
@@ -374,12 +265,166 @@ public enum Verify {
         return report
     }
 
-    final class LayoutBox: @unchecked Sendable {
+    struct Selected { var name: [UInt8]; var id: RepoID; var revFilter: [String]? }
+    struct JobKey: Hashable { var dev: UInt64; var ino: UInt64; var sha256: Bool; var want: String }
+
+    struct PlanContext: @unchecked Sendable {
+        let hub: FD
+        let hubPath: String
+        let hubRel: String
+        let linkStore: LinkIndexStore?
+        let known: [VerifiedRecord.Key: VerifiedRecord]
+        let storeFD: FD?
+    }
+
+    /// One repo's revisions (their indices local to the repo), the inodes to hash with the files
+    /// that reach them, and the keys of the blobs the verified cache vouched for.
+    struct RepoPlan { var revisions: [RevisionReport] = []; var jobs: [BlobJob] = []; var cached: [VerifiedRecord.Key] = [] }
+
+    final class PlanBox: @unchecked Sendable {
         private let lock = NSLock()
-        private var items: [RepoIntegrity.Layout]
-        init(count: Int) { items = Array(repeating: RepoIntegrity.Layout(), count: count) }
-        func set(_ i: Int, _ l: RepoIntegrity.Layout) { lock.lock(); items[i] = l; lock.unlock() }
-        func get(_ i: Int) -> RepoIntegrity.Layout { lock.lock(); defer { lock.unlock() }; return items[i] }
+        private var items: [RepoPlan]
+        init(count: Int) { items = Array(repeating: RepoPlan(), count: count) }
+        func set(_ i: Int, _ p: RepoPlan) { lock.lock(); items[i] = p; lock.unlock() }
+        func take(_ i: Int) -> RepoPlan { lock.lock(); defer { lock.unlock() }; let p = items[i]; items[i] = RepoPlan(); return p }
+    }
+
+    enum Found { case cached, job(BlobJob) }
+
+    /// Reads one repo (through root's link index) and plans its verification.
+    static func plan(_ sel: Selected, _ cx: PlanContext) -> RepoPlan {
+        var out = RepoPlan()
+        let dirName = ByteName.decode(sel.name)
+        let repoID = sel.id
+        guard let repoFD = try? cx.hub.openDirectory(bytes: sel.name, noatime: true) else {
+            var r = RevisionReport(repo: repoID, commit: "?", refs: [])
+            r.mark(.unverified, "cannot open \(Escape.text(dirName))")
+            out.revisions.append(r)
+            return out
+        }
+        let index = (try? repoFD.stat()).flatMap { cx.linkStore?.index(repoRel: cx.hubRel + dirName, repo: $0) }
+        let layout = RepoIntegrity.readLayout(repoFD, index: index)
+        index?.save()
+
+        var jobIndex: [JobKey: BlobJob] = [:]
+        var storeDirs: [[UInt8]: FD] = [:]
+        let repoPath = FD.join(cx.hubPath, dirName)
+        /// `known`: the stat the layout read already (else one statx). Nil: not a regular file.
+        func job(dir: FD, name: [UInt8], path: @autoclosure () -> String, expect: BlobName, digest: @autoclosure () -> [UInt8],
+                 known: FileStat? = nil) -> Found? {
+            guard let st = known ?? (try? dir.stat(bytes: name)), st.type == .regular else { return nil }
+            let key: JobKey
+            switch expect {
+            case .sha256(let h): key = JobKey(dev: st.dev, ino: st.ino, sha256: true, want: h)
+            case .gitBlob(let h): key = JobKey(dev: st.dev, ino: st.ino, sha256: false, want: h)
+            case .other: key = JobKey(dev: st.dev, ino: st.ino, sha256: false, want: "")
+            }
+            if case .other = expect {} else if let r = cx.known[VerifiedRecord.Key(dev: st.dev, ino: st.ino)], r.vouches(for: st, digest: digest()) {
+                out.cached.append(r.key)
+                return .cached
+            }
+            if let j = jobIndex[key] { return .job(j) }
+            let j = BlobJob(dir: dir, name: name, path: path(), stat: st, expect: expect, key: key)
+            jobIndex[key] = j
+            out.jobs.append(j)
+            return .job(j)
+        }
+        func use(_ found: Found?, _ index: Int, _ fileName: @autoclosure () -> String) -> Bool {
+            switch found {
+            case .none: return false
+            case .cached: return true
+            case .job(let j): j.users.append((index, fileName())); return true
+            }
+        }
+
+        let blobsFD = try? repoFD.openDirectory(bytes: Array("blobs".utf8), noatime: true)
+        let blobsByName = Dictionary(layout.blobs.map { (NameKey($0.name), $0) }, uniquingKeysWith: { a, _ in a })
+        let commits = layout.snapshotCommits
+        var refsOf: [[UInt8]: [String]] = [:]
+        var candidates: [(RevisionReport, RepoIntegrity.Snapshot?)] = []
+        for ref in layout.refs.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
+            let refName = ByteName.decode(ref.name)
+            switch ref.value {
+            case .commit(let c):
+                if commits.contains(Array(c.utf8)) { refsOf[Array(c.utf8), default: []].append(refName); continue }
+                var r = RevisionReport(repo: repoID, commit: c, refs: [refName])
+                r.mark(.broken, "refs/\(Escape.text(refName)) points at commit \(c), whose snapshot was never downloaded (offline loads fail; online the client downloads it)")
+                candidates.append((r, nil))
+            case .malformed(let trimmed):
+                var r = RevisionReport(repo: repoID, commit: trimmed ?? "?", refs: [refName])
+                r.mark(.broken, "refs/\(Escape.text(refName)) holds \(RepoIntegrity.quoted(ref.raw, cap: ref.stat.size)), not a 40-hex commit id (the client reads it verbatim)\(trimmed == nil ? "" : "; hfshare repair rewrites it")")
+                if let t = trimmed, !commits.contains(Array(t.utf8)) { r.reasons.append("and commit \(t) has no snapshot") }
+                candidates.append((r, nil))
+            }
+        }
+        for snap in layout.snapshots.sorted(by: { $0.commit.lexicographicallyPrecedes($1.commit) }) {
+            let commit = ByteName.decode(snap.commit)
+            candidates.append((RevisionReport(repo: repoID, commit: commit, refs: (refsOf[snap.commit] ?? []).sorted()), snap))
+        }
+        if let revFilter = sel.revFilter {
+            candidates = candidates.filter { r, _ in revFilter.contains { rev in r.refs.contains(rev) || (rev.count >= 7 && r.commit.hasPrefix(rev)) } }
+        }
+        let treesFD = try? repoFD.openDirectory(bytes: Array("trees".utf8))
+        for (r, snapshot) in candidates {
+            let index = out.revisions.count
+            out.revisions.append(r)
+            guard let snap = snapshot else { continue }
+            let commit = r.commit
+            let tree = treesFD.flatMap { TreeListing.read($0, commit: snap.commit) }
+            out.revisions[index].files = snap.files.count
+            out.revisions[index].listed = tree?.count
+            func mark(_ s: RevisionStatus, _ why: String) { out.revisions[index].mark(s, why) }
+            // Files in path order: the reasons of a revision read in that order.
+            for file in snap.files.sorted(by: { $0.path.lexicographicallyPrecedes($1.path) }) {
+                let fileName = { ByteName.decode(file.path) }
+                switch file.kind {
+                case .blobLink(_, let blob):
+                    guard file.present, let blobsFD, let b = blobsByName[NameKey(blob)] else {
+                        mark(.broken, "\(Escape.text(fileName())): blob \(Verify.shown(blob)) is missing (the client downloads it again online)")
+                        continue
+                    }
+                    let expect = Verify.blobName(blob)
+                    if b.target == nil {
+                        if !use(job(dir: blobsFD, name: blob, path: repoPath + "/blobs/" + ByteName.decode(blob), expect: expect,
+                                    digest: hexBytes(blob), known: b.stat), index, fileName()) {
+                            mark(.unverified, "\(Escape.text(fileName())): blob \(Verify.shown(blob)) is not a regular file")
+                        }
+                    } else if let (prefix, leaf) = storeTarget(b.target!), let storeFD = cx.storeFD {
+                        let dir = storeDirs[prefix] ?? (try? storeFD.openDirectory(bytes: prefix))
+                        storeDirs[prefix] = dir
+                        if let dir, use(job(dir: dir, name: leaf, path: cx.hubPath + "/blobs/" + ByteName.decode(prefix) + "/" + ByteName.decode(leaf),
+                                            expect: expect, digest: hexBytes(blob)), index, fileName()) {
+                        } else { mark(.broken, "\(Escape.text(fileName())): shared-store blob \(Verify.shown(b.target!)) is missing") }
+                    } else {
+                        mark(.unverified, "\(Escape.text(fileName())): blob links to \(Verify.shown(b.target!)), outside the known layout")
+                    }
+                case .otherLink(let target):
+                    if file.present { mark(.unverified, "\(Escape.text(fileName())): links to \(Verify.shown(target)), not a blob of this repo") }
+                    else { mark(.broken, "\(Escape.text(fileName())): link target \(Verify.shown(target)) is missing") }
+                case .regular:
+                    // HF_HUB_DISABLE_SYMLINKS: the bytes live in the snapshot; the tree listing says what they must be.
+                    let name = fileName()
+                    let expect: BlobName = tree?[name].map { e in e.lfsSHA256.map { BlobName.sha256($0) } ?? .gitBlob(e.blobID) } ?? .other
+                    let want: String
+                    switch expect {
+                    case .other:
+                        mark(.unverified, "\(Escape.text(name)): a regular file (HF_HUB_DISABLE_SYMLINKS) and no trees/\(commit).json says what it must hold")
+                        continue
+                    case .sha256(let h), .gitBlob(let h): want = h
+                    }
+                    if case .regular(let st) = file.kind, let (dir, leaf) = parentDir(repoFD, snapshot: snap.commit, path: file.path),
+                       use(job(dir: dir, name: leaf, path: repoPath + "/snapshots/" + commit + "/" + name, expect: expect,
+                               digest: hexBytes(Array(want.utf8)), known: st), index, name) {
+                    } else { mark(.unverified, "\(Escape.text(name)): could not be opened") }
+                case .other:
+                    mark(.unverified, "\(Escape.text(fileName())): not a file or symlink")
+                }
+            }
+            if let tree, tree.count > snap.files.count {
+                mark(.partial, "\(snap.files.count) of \(tree.count) files in the snapshot (a partial download: the rest comes online)")
+            }
+        }
+        return out
     }
 
     // MARK: hashing
@@ -540,10 +585,13 @@ public enum Verify {
     /// Bytes of a name as a person reads them (escaped, one line).
     static func shown(_ bytes: [UInt8]) -> String { Escape.text(ByteName.decode(bytes)) }
 
-    static func hexBytes(_ hex: String) -> [UInt8] {
+    static func hexBytes(_ hex: String) -> [UInt8] { hexBytes(Array(hex.utf8)) }
+
+    static func hexBytes(_ hex: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(hex.count / 2)
         var hi: UInt8?
-        for c in hex.utf8 {
+        for c in hex {
             let v: UInt8 = c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10
             if let h = hi { out.append(h << 4 | v); hi = nil } else { hi = v }
         }
