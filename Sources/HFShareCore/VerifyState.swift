@@ -14,39 +14,52 @@ public struct VerifiedRecord: Equatable, Hashable, Sendable {
     public var mtimeNsec: UInt32
     public var ctimeSec: Int64
     public var ctimeNsec: UInt32
-    /// The digest the bytes had (sha256, or sha1 git blob id padded with zeros), 32 bytes.
-    public var digest: [UInt8]
+    /// The digest the bytes had (sha256, or sha1 git blob id padded with zeros), 32 bytes, kept inline
+    /// (a rerun holds a record per blob of the cache: no array allocation each).
+    public var stored: Digest32
+    public var digest: [UInt8] { stored.bytes }
 
     public init(stat: FileStat, digest: [UInt8]) {
         dev = stat.dev; ino = stat.ino; size = stat.size
         mtimeSec = stat.mtimeSec; mtimeNsec = stat.mtimeNsec; ctimeSec = stat.ctimeSec; ctimeNsec = stat.ctimeNsec
-        self.digest = VerifiedRecord.pad(digest)
+        stored = Digest32(digest)
+    }
+
+    public init(dev: UInt64, ino: UInt64, size: UInt64, mtimeSec: Int64, mtimeNsec: UInt32, ctimeSec: Int64, ctimeNsec: UInt32, digest: Digest32) {
+        self.dev = dev; self.ino = ino; self.size = size; self.mtimeSec = mtimeSec; self.mtimeNsec = mtimeNsec
+        self.ctimeSec = ctimeSec; self.ctimeNsec = ctimeNsec; self.stored = digest
     }
 
     public init(dev: UInt64, ino: UInt64, size: UInt64, mtimeSec: Int64, mtimeNsec: UInt32, ctimeSec: Int64, ctimeNsec: UInt32, digest: [UInt8]) {
-        self.dev = dev; self.ino = ino; self.size = size; self.mtimeSec = mtimeSec; self.mtimeNsec = mtimeNsec
-        self.ctimeSec = ctimeSec; self.ctimeNsec = ctimeNsec; self.digest = VerifiedRecord.pad(digest)
-    }
-
-    static func pad(_ d: [UInt8]) -> [UInt8] { Array((d + [UInt8](repeating: 0, count: 32)).prefix(32)) }
-
-    /// `pad(digest) == stored`, without making the padded copy (a rerun asks it for every blob).
-    static func padded(_ stored: [UInt8], equals digest: [UInt8]) -> Bool {
-        guard stored.count == 32 else { return false }
-        let n = min(digest.count, 32)
-        for i in 0..<n where stored[i] != digest[i] { return false }
-        for i in n..<32 where stored[i] != 0 { return false }
-        return true
+        self.init(dev: dev, ino: ino, size: size, mtimeSec: mtimeSec, mtimeNsec: mtimeNsec, ctimeSec: ctimeSec, ctimeNsec: ctimeNsec, digest: Digest32(digest))
     }
 
     /// The same inode, unchanged since it was hashed, and hashed to `digest`.
     public func vouches(for stat: FileStat, digest: [UInt8]) -> Bool {
         stat.dev == dev && stat.ino == ino && stat.size == size && stat.mtimeSec == mtimeSec && stat.mtimeNsec == mtimeNsec
-            && stat.ctimeSec == ctimeSec && stat.ctimeNsec == ctimeNsec && VerifiedRecord.padded(self.digest, equals: digest)
+            && stat.ctimeSec == ctimeSec && stat.ctimeNsec == ctimeNsec && stored == Digest32(digest)
     }
 
     public struct Key: Hashable, Sendable { public var dev: UInt64; public var ino: UInt64 }
     public var key: Key { Key(dev: dev, ino: ino) }
+}
+
+/// 32 digest bytes as four little-endian words (shorter digests padded with zeros, longer cut).
+public struct Digest32: Hashable, Sendable {
+    public var a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    public init(_ a: UInt64, _ b: UInt64, _ c: UInt64, _ d: UInt64) { self.a = a; self.b = b; self.c = c; self.d = d }
+
+    public init(_ bytes: [UInt8]) {
+        func word(_ w: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for i in 0..<8 where w * 8 + i < bytes.count { v |= UInt64(bytes[w * 8 + i]) << (8 * UInt64(i)) }
+            return v
+        }
+        self.init(word(0), word(1), word(2), word(3))
+    }
+
+    public var bytes: [UInt8] { [a, b, c, d].flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * UInt64($0))) } } }
 }
 
 public enum VerifiedStore {
@@ -65,7 +78,7 @@ public enum VerifiedStore {
             append(&out, r.dev); append(&out, r.ino); append(&out, r.size)
             append(&out, UInt64(bitPattern: r.mtimeSec)); append32(&out, r.mtimeNsec)
             append(&out, UInt64(bitPattern: r.ctimeSec)); append32(&out, r.ctimeNsec)
-            out += r.digest
+            append(&out, r.stored.a); append(&out, r.stored.b); append(&out, r.stored.c); append(&out, r.stored.d)
         }
         return Data(out)
     }
@@ -81,7 +94,7 @@ public enum VerifiedStore {
                 func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: b.loadUnaligned(fromByteOffset: i + o, as: UInt64.self)) }
                 func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: b.loadUnaligned(fromByteOffset: i + o, as: UInt32.self)) }
                 out.append(VerifiedRecord(dev: u64(0), ino: u64(8), size: u64(16), mtimeSec: Int64(bitPattern: u64(24)), mtimeNsec: u32(32),
-                                          ctimeSec: Int64(bitPattern: u64(40)), ctimeNsec: u32(48), digest: Array(b[(i + 56)..<(i + 88)])))
+                                          ctimeSec: Int64(bitPattern: u64(40)), ctimeNsec: u32(48), digest: Digest32(u64(56), u64(64), u64(72), u64(80))))
                 i += recordSize
             }
             return out
