@@ -232,6 +232,8 @@ public struct UsageReport: Codable, Sendable {
     /// Paths that could not be read (permission), so the numbers are a lower bound.
     public var unreadable: [String]
     public var duration: Double
+    /// Bytes of revisions unused for the options' prunable age (nil when not asked), over every repo.
+    public var prunable: UInt64? = nil
 
     enum CodingKeys: String, CodingKey {
         case root, hub, filesystem, allocated, size, entries, areas, repos, owners, unreadable, duration
@@ -249,6 +251,13 @@ public struct UsageReport: Codable, Sendable {
     /// The same JSON in pieces (a repo per piece), so that printing it never holds a second copy of
     /// the report: memory stays the report's own.
     public func writeJSON(_ emit: (String) -> Void) {
+        writeJSON(emit) { piece in
+            for (i, r) in repos.enumerated() { piece(UsageReport.json(r) + (i == repos.count - 1 ? "" : ",\n")) }
+        }
+    }
+
+    /// The JSON with the repos written by `writeRepos` (pieces joined by ",\n", as `RepoSpool` keeps them).
+    public func writeJSON(_ emit: (String) -> Void, repos writeRepos: ((String) -> Void) -> Void) {
         var o = JSONObject()
         o.number("allocated", allocated)
         o.raw("areas", "[" + areas.map { a in
@@ -269,27 +278,94 @@ public struct UsageReport: Codable, Sendable {
         if let p = prunable { o.number("prunable", p) }
         o.raw("repos", "[\n")
         emit(o.open)
-        for (i, r) in repos.enumerated() {
-            var x = JSONObject()
-            x.number("allocated", r.allocated); x.number("blobs", UInt64(r.blobs)); x.string("id", r.id); x.number("in_shared_store", r.inSharedStore)
-            x.raw("last_use", String(format: "%.3f", r.lastUse)); x.bool("last_use_known", r.lastUseKnown); x.string("name", r.name)
-            if let p = r.prunable { x.number("prunable", p) }
-            x.raw("revisions", "[" + r.revisions.map { v in
-                var y = JSONObject()
-                y.string("commit", v.commit); y.number("exclusive", v.exclusive); y.number("files", UInt64(v.files))
-                y.raw("last_use", String(format: "%.3f", v.lastUse)); y.bool("last_use_known", v.lastUseKnown)
-                y.raw("refs", "[" + v.refs.map { JSON.string($0) }.joined(separator: ",") + "]")
-                y.number("shared", v.shared); y.number("size", v.size)
-                return y.text
-            }.joined(separator: ",") + "]")
-            x.number("size", r.size); x.string("type", r.type); x.number("unreferenced", r.unreferenced)
-            emit(x.text + (i == repos.count - 1 ? "" : ",\n"))
-        }
+        withoutActuallyEscaping(emit) { writeRepos($0) }
         var tail = JSONObject()
         tail.string("root", root)
         tail.number("size", size)
         tail.raw("unreadable", "[" + unreadable.map { JSON.string($0) }.joined(separator: ",") + "]")
         emit("\n]," + tail.fields + "}\n")
+    }
+
+    /// One repo's JSON object (keys sorted).
+    public static func json(_ r: RepoUsage) -> String {
+        var x = JSONObject()
+        x.number("allocated", r.allocated); x.number("blobs", UInt64(r.blobs)); x.string("id", r.id); x.number("in_shared_store", r.inSharedStore)
+        x.raw("last_use", String(format: "%.3f", r.lastUse)); x.bool("last_use_known", r.lastUseKnown); x.string("name", r.name)
+        if let p = r.prunable { x.number("prunable", p) }
+        x.raw("revisions", "[" + r.revisions.map { v in
+            var y = JSONObject()
+            y.string("commit", v.commit); y.number("exclusive", v.exclusive); y.number("files", UInt64(v.files))
+            y.raw("last_use", String(format: "%.3f", v.lastUse)); y.bool("last_use_known", v.lastUseKnown)
+            y.raw("refs", "[" + v.refs.map { JSON.string($0) }.joined(separator: ",") + "]")
+            y.number("shared", v.shared); y.number("size", v.size)
+            return y.text
+        }.joined(separator: ",") + "]")
+        x.number("size", r.size); x.string("type", r.type); x.number("unreferenced", r.unreferenced)
+        return x.text
+    }
+}
+
+/// What `du --by repo` shows of a repo, and nothing else: a few words per repo, however many revisions.
+public struct RepoRow: Sendable {
+    public var name: String
+    public var size: UInt64
+    public var revisions: Int
+    public var unreferenced: UInt64
+    public var lastUse: Double
+    public var lastUseKnown: Bool
+
+    public init(_ r: RepoUsage) {
+        name = r.name; size = r.size; revisions = r.revisions.count; unreferenced = r.unreferenced; lastUse = r.lastUse; lastUseKnown = r.lastUseKnown
+    }
+}
+
+/// Rows collected from `UsageOptions.onRepo` (called under the scanner's lock).
+public final class RepoRows: @unchecked Sendable {
+    public private(set) var rows: [RepoRow] = []
+    public init() {}
+    public func add(_ r: RepoUsage) { rows.append(RepoRow(r)) }
+}
+
+/// Repos' JSON kept in an unlinked temporary file while du walks (`UsageOptions.onRepo`), then
+/// replayed between the report's head and tail: the report's fields come first, sorted, and are
+/// known only at the end, so without it every repo row stayed in memory (77 MiB at 58k repos).
+public final class RepoSpool: @unchecked Sendable {
+    private let file: UnsafeMutablePointer<FILE>
+    private var count = 0
+
+    /// Nil if no temporary file can be made (then du keeps the rows in memory).
+    public init?() {
+        guard let f = tmpfile() else { return nil }
+        file = f
+    }
+
+    deinit { fclose(file) }
+
+    /// Called under the scanner's lock, one repo at a time, in name order.
+    public func add(_ r: RepoUsage) {
+        let text = (count == 0 ? "" : ",\n") + UsageReport.json(r)
+        count += 1
+        _ = text.withCString { fputs($0, file) }
+    }
+
+    /// Everything added, in pieces of 64 KiB; false if the temporary file failed.
+    public func replay(_ emit: (String) -> Void) -> Bool {
+        guard fflush(file) == 0, ferror(file) == 0 else { return false }
+        rewind(file)
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        var carry: [UInt8] = []
+        while true {
+            let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+            if n == 0 { break }
+            // Pieces end at a line break so that no UTF-8 sequence is cut.
+            let chunk = carry + buf[0..<n]
+            if let nl = chunk.lastIndex(of: 0x0A) {
+                emit(String(decoding: chunk[...nl], as: UTF8.self))
+                carry = Array(chunk[(nl + 1)...])
+            } else { carry = chunk }
+        }
+        if !carry.isEmpty { emit(String(decoding: carry, as: UTF8.self)) }
+        return ferror(file) == 0
     }
 }
 
@@ -366,6 +442,9 @@ public struct UsageOptions: Sendable {
     public var prunableAge: Double?
     public var pins = PinFile()
     public var now: Double = Posix.now()
+    /// Called with each repo in name order as soon as it and every repo before it are walked; the
+    /// report then holds no repos (its `prunable` still sums them). Memory stays flat at any repo count.
+    public var onRepo: (@Sendable (RepoUsage) -> Void)?
 
     public init(root: String) { self.root = root }
 }
@@ -382,6 +461,10 @@ public final class UsageScanner: @unchecked Sendable {
     private var areas: [String: AreaUsage] = [:]
     private var unreadable: [String] = []
     private var repos: [RepoUsage] = []
+    /// Repos walked but not yet handed to `onRepo` (one before them is still being walked).
+    private var finished: [Int: RepoUsage?] = [:]
+    private var nextToHand = 0
+    private var prunableSum: UInt64?
     public private(set) var details: [String: RepoDetail] = [:]
     private var totalAllocated: UInt64 = 0
     private var totalSize: UInt64 = 0
@@ -405,7 +488,7 @@ public final class UsageScanner: @unchecked Sendable {
     }
 
     enum Work {
-        case repo(hub: FD, name: String, locks: FD?)
+        case repo(hub: FD, name: String, locks: FD?, seq: Int)
         case tree(parent: FD, name: String, area: String)
     }
 
@@ -449,7 +532,7 @@ public final class UsageScanner: @unchecked Sendable {
             }
             for e in hubEntries {
                 if isRepoDir(e.name) && e.type == .directory {
-                    work.append(.repo(hub: hub, name: e.name, locks: locks))
+                    work.append(.repo(hub: hub, name: e.name, locks: locks, seq: 0))
                 } else if e.name == ".locks" {
                     continue
                 } else if hub === root, ["datasets", "xet", "assets", Paths.stateDirectory].contains(e.name) {
@@ -472,7 +555,19 @@ public final class UsageScanner: @unchecked Sendable {
         let storeWork = work.filter { if case .tree(_, "blobs", "hub/blobs") = $0 { return true }; return false }
         for w in storeWork { process(w) }
         work.removeAll { if case .tree(_, "blobs", "hub/blobs") = $0 { return true }; return false }
-        runParallel(work)
+        // Repos in name order (numbered so `onRepo` gets them in that order), taken from the front.
+        var repoWork: [(String, Work)] = []
+        var otherWork: [Work] = []
+        for w in work {
+            if case .repo(let hub, let name, let locks, _) = w { repoWork.append((name, .repo(hub: hub, name: name, locks: locks, seq: 0))) } else { otherWork.append(w) }
+        }
+        repoWork.sort { $0.0 < $1.0 }
+        work = otherWork
+        for (i, (name, w)) in repoWork.enumerated() {
+            if case .repo(let hub, _, let locks, _) = w { work.append(.repo(hub: hub, name: name, locks: locks, seq: i)) }
+        }
+        repoWork = []
+        runParallel(work.reversed())
 
         lock.lock()
         defer { lock.unlock() }
@@ -481,7 +576,7 @@ public final class UsageScanner: @unchecked Sendable {
         return UsageReport(root: options.root, hub: hubPath, filesystem: space, lastUseSource: lastUse, allocated: totalAllocated,
                            size: totalSize, entries: entries, areas: areas.values.sorted { $0.area < $1.area },
                            repos: repos.sorted { $0.name < $1.name }, owners: ownerList, unreadable: unreadable.sorted(),
-                           duration: Posix.now() - start)
+                           duration: Posix.now() - start, prunable: prunableSum)
     }
 
     static let repoPrefixes = ["models--", "datasets--", "spaces--"]
@@ -512,7 +607,14 @@ public final class UsageScanner: @unchecked Sendable {
 
     private func process(_ w: Work) {
         switch w {
-        case .repo(let hub, let name, let locks): scanRepo(hub: hub, name: name, locks: locks)
+        case .repo(let hub, let name, let locks, let seq):
+            let usage = scanRepo(hub: hub, name: name, locks: locks)
+            lock.lock()
+            defer { lock.unlock() }
+            if let p = usage?.prunable { prunableSum = (prunableSum ?? 0) + p }
+            guard let hand = options.onRepo else { if let usage { repos.append(usage) }; return }
+            finished[seq] = usage
+            while let next = finished.removeValue(forKey: nextToHand) { if let next { hand(next) }; nextToHand += 1 }
         case .tree(let parent, let name, let area):
             guard let st = try? parent.usageStat(name) else { return }
             var acc = Accumulator()
@@ -610,15 +712,16 @@ public final class UsageScanner: @unchecked Sendable {
 
     // MARK: one repo
 
-    private func scanRepo(hub: FD, name: String, locks: FD?) {
+    /// The repo's row (nil when it cannot be opened at all).
+    private func scanRepo(hub: FD, name: String, locks: FD?) -> RepoUsage? {
         var acc = Accumulator()
-        guard let st = try? hub.usageStat(name) else { return }
+        guard let st = try? hub.usageStat(name) else { return nil }
         add(st, to: &acc)
         let repoFD: FD
         do { repoFD = try hub.openDirectory(name, noatime: true) } catch {
             acc.unreadable.append(FD.join(hub.path, name))
             merge(acc, area: "hub")
-            return
+            return nil
         }
         var blobs: [String: RepoDetail.Blob] = [:]
         var blobTimes: [String: Double] = [:]
@@ -693,10 +796,8 @@ public final class UsageScanner: @unchecked Sendable {
         var usage = UsageScanner.summarize(detail, allocated: acc.allocated, lastUseKnown: lastUse.atime)
         if let age = options.prunableAge { usage.prunable = UsageScanner.prunable(detail, pins: options.pins, unusedFor: age, now: options.now) }
         merge(acc, area: "hub")
-        lock.lock()
-        repos.append(usage)
-        if options.keepDetail { details[name] = detail }
-        lock.unlock()
+        if options.keepDetail { lock.lock(); details[name] = detail; lock.unlock() }
+        return usage
     }
 
     /// `../../blobs/<etag>` (the client's per-repo link) or, into the shared store, `../../blobs/ab/<hash>`.
@@ -877,10 +978,6 @@ extension UsageScanner {
 
 extension UsageReport {
     /// node_exporter textfile format: sizes, free space, prunable bytes.
-    public var prunable: UInt64? {
-        repos.contains { $0.prunable != nil } ? repos.reduce(0) { $0 + ($1.prunable ?? 0) } : nil
-    }
-
     public func prometheus(unusedFor: String) -> String {
         let r = Report.escape(root)
         var out = "# HELP hfshare_cache_allocated_bytes Bytes allocated under the cache root, each inode once (like du -s).\n# TYPE hfshare_cache_allocated_bytes gauge\n"

@@ -83,17 +83,24 @@ struct Du: ParsableCommand {
         let pins = (try? PinFile.load(root: rootPath)) ?? PinFile()
         o.prunableAge = age
         o.pins = pins
+        // JSON and the per-repo table take each repo as it is walked, so memory stays flat at any repo count.
+        let spool = effectiveFormat == .json ? RepoSpool() : nil
+        let rows = effectiveFormat == .text && by == .repo ? RepoRows() : nil
+        if let spool { o.onRepo = { spool.add($0) } } else if let rows { o.onRepo = { rows.add($0) } }
         let (report, _) = try UsageScanner.run(o)
         let prunable = report.prunable ?? 0
         switch effectiveFormat {
         case .json:
             // In pieces of about 64 KiB: never a second copy of the whole report in memory.
             var chunk = ""
-            report.writeJSON { piece in
+            let emit = { (piece: String) in
                 chunk += piece
                 if chunk.utf8.count >= 1 << 16 { Output.out(chunk); chunk = "" }
             }
+            var spooled = true
+            if let spool { report.writeJSON(emit) { spooled = spool.replay($0) } } else { report.writeJSON(emit) }
             Output.out(chunk)
+            guard spooled else { throw UsageError("du --json: the temporary file holding the repos failed (is /tmp full?); the output above is incomplete") }
         case .prometheus:
             let text = report.prometheus(unusedFor: unusedFor)
             if let textfile {
@@ -102,7 +109,8 @@ struct Du: ParsableCommand {
                 Output.out(text)
             }
         case .text:
-            Output.out(DuText.render(report, by: by, pins: pins, prunable: prunable, unusedFor: unusedFor, age: age, now: o.now))
+            Output.out(DuText.render(report, rows: rows?.rows ?? report.repos.map(RepoRow.init), by: by, pins: pins, prunable: prunable,
+                                     unusedFor: unusedFor, age: age, now: o.now))
         }
         if !report.unreadable.isEmpty { throw OutcomeStatus.findings }
     }
@@ -119,7 +127,7 @@ enum DuText {
     static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     static func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
 
-    static func render(_ r: UsageReport, by: DuGrouping, pins: PinFile, prunable: UInt64, unusedFor: String, age: Double, now: Double) -> String {
+    static func render(_ r: UsageReport, rows: [RepoRow], by: DuGrouping, pins: PinFile, prunable: UInt64, unusedFor: String, age: Double, now: Double) -> String {
         var out = "\(Escape.text(r.root)): \(Format.bytes(r.allocated)) allocated (\(Format.bytes(r.size)) in files, each inode once), \(r.entries) entries, \(String(format: "%.2f", r.duration)) s\n"
         if let fs = r.filesystem {
             let pct = fs.size > 0 ? Double(fs.available) * 100 / Double(fs.size) : 0
@@ -130,11 +138,11 @@ enum DuText {
         out += "prunable: \(Format.bytes(prunable)) in revisions unused for \(unusedFor) (not pinned; prune also keeps what is in use)\n\n"
         switch by {
         case .repo:
-            let w = max(4, r.repos.map { Escape.text($0.name).count }.max() ?? 4)
+            let w = max(4, rows.map { Escape.text($0.name).count }.max() ?? 4)
             out += pad("REPO", w) + "  " + lpad("SIZE", 10) + "  REVS  " + lpad("UNUSED BLOBS", 12) + "  LAST USE\n"
-            for repo in r.repos.sorted(by: { $0.size > $1.size || ($0.size == $1.size && $0.name < $1.name) }) {
+            for repo in rows.sorted(by: { $0.size > $1.size || ($0.size == $1.size && $0.name < $1.name) }) {
                 let pinned = pins.pins.contains { $0.repo == repo.name && $0.revision == nil } ? "  [pinned]" : ""
-                out += pad(Escape.text(repo.name), w) + "  " + lpad(Format.bytes(repo.size), 10) + "  " + lpad("\(repo.revisions.count)", 4) + "  "
+                out += pad(Escape.text(repo.name), w) + "  " + lpad(Format.bytes(repo.size), 10) + "  " + lpad("\(repo.revisions)", 4) + "  "
                     + lpad(Format.bytes(repo.unreferenced), 12) + "  " + when(repo.lastUse, known: repo.lastUseKnown, now: now) + pinned + "\n"
             }
         case .revision:

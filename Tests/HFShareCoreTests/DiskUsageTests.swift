@@ -275,6 +275,47 @@ import Testing
         #expect(report.unreadable.isEmpty)
     }
 
+    /// Repos handed over as they are walked (what `du --json` and `du --by repo` use) come in name
+    /// order, each once, equal to the rows a kept report holds, with the same prunable total; and
+    /// `du --json` built from the spool parses to the same repos.
+    @Test func streamedReposEqualKeptOnesInNameOrder() throws {
+        let base = FileManager.default.temporaryDirectory.path + "/hfdu-s-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { Self.sh("rm -rf \(base)") }
+        let made = Self.sh("""
+            set -e
+            mkdir -p \(base)/root/hub && cd \(base)/root/hub
+            for i in $(seq 1 240); do
+              r=models--o--r$(( (i * 7919) % 1000 )); mkdir -p $r/blobs $r/snapshots/c$i $r/refs
+              head -c $((i * 13)) /dev/zero > $r/blobs/b$i; ln -s ../../blobs/b$i $r/snapshots/c$i/f; printf c$i > $r/refs/main
+              [ $((i % 3)) = 0 ] && mkdir $r/snapshots/old$i && ln -s ../../blobs/b$i $r/snapshots/old$i/f
+              [ $((i % 5)) = 0 ] && rm -rf $r/blobs # a repo that is not whole
+            done
+            find . -mindepth 1 -exec touch -h -d '40 days ago' {} +
+            """)
+        try #require(made.status == 0, "\(made.stderr)")
+        var o = UsageOptions(root: base + "/root")
+        o.threads = 4
+        o.prunableAge = 30 * 86400
+        let (kept, _) = try UsageScanner.run(o)
+        let rows = RepoRows(), spool = try #require(RepoSpool())
+        let seen = RepoRows()
+        o.onRepo = { seen.add($0); rows.add($0); spool.add($0) }
+        let (streamed, _) = try UsageScanner.run(o)
+        #expect(streamed.repos.isEmpty)
+        #expect(kept.repos.count == 240)
+        #expect(seen.rows.map(\.name) == kept.repos.map(\.name))
+        #expect(seen.rows.map(\.size) == kept.repos.map(\.size) && seen.rows.map(\.revisions) == kept.repos.map(\.revisions.count))
+        #expect(streamed.prunable != nil && streamed.prunable == kept.prunable && (kept.prunable ?? 0) > 0)
+        var text = ""
+        var ok = false
+        streamed.writeJSON({ text += $0 }) { ok = spool.replay($0) }
+        #expect(ok)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let repos = try #require(parsed["repos"] as? [[String: Any]])
+        #expect(repos.compactMap { $0["name"] as? String } == kept.repos.map(\.name))
+        #expect(String(decoding: kept.json(), as: UTF8.self).contains(UsageReport.json(kept.repos[7])))
+    }
+
     @Test func pruneDetachedNeverFollowsLinksAndKeepsOtherNames() throws {
         guard Posix.isRoot() else { return }
         let (root, outside) = Self.makeTree()
