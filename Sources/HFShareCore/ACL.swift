@@ -106,6 +106,12 @@ public struct PosixACL: Hashable, Sendable, CustomStringConvertible {
 
 public enum ACLKind: Sendable { case access, `default` }
 
+/// One `system.posix_acl_*` xattr as the kernel returned it; nil bytes: the inode has none.
+public struct ACLValue: Equatable, Sendable {
+    public var bytes: [UInt8]?
+    public init(bytes: [UInt8]?) { self.bytes = bytes }
+}
+
 /// Reads and writes ACLs of open inodes. Paths are only ever `/proc/self/fd/N` magic links (which name
 /// exactly the inode we hold) or `/proc/self/fd/DIR/name` for a read of a directory entry.
 public enum ACLStore {
@@ -125,6 +131,27 @@ public enum ACLStore {
             // EBADF: an O_PATH descriptor, which only the /proc path reaches.
             return try interpret(n, buf, kind, alsoLibacl: EBADF, display: fd.path) { try read(path: fd.procPath, kind, display: fd.path) }
         }
+    }
+
+    /// `read`, also returning the kernel's value as it came (nil: an ACL only libacl could read, which
+    /// the link index does not keep). Root's link index keeps it for a snapshot directory, so an
+    /// unchanged directory (same ctime: setting an xattr moves it) is not asked again.
+    public static func readValue(_ fd: FD, _ kind: ACLKind) throws -> (PosixACL?, ACLValue?) {
+        try withXattrBuffer { buf in
+            let n = fgetxattr(fd.raw, xattrName(kind), buf.baseAddress, buf.count)
+            if n < 0 && errno == ENODATA { return (nil, ACLValue(bytes: nil)) }
+            if n >= 0, let acl = decode(UnsafeRawBufferPointer(rebasing: buf[..<n]), kind) {
+                return (acl, ACLValue(bytes: Array(UnsafeRawBufferPointer(rebasing: buf[..<n]))))
+            }
+            return (try interpret(n, buf, kind, alsoLibacl: EBADF, display: fd.path) { try read(path: fd.procPath, kind, display: fd.path) }, nil)
+        }
+    }
+
+    /// A value `readValue` returned, decoded again (nil when it no longer decodes: then read it).
+    public static func decode(_ value: ACLValue, _ kind: ACLKind) -> PosixACL?? {
+        guard let bytes = value.bytes else { return .some(nil) }
+        guard let acl = bytes.withUnsafeBytes({ decode($0, kind) }) else { return nil }
+        return .some(acl)
     }
 
     /// Cleared at the first ENOSYS (kernels before 6.13); tests clear it to exercise the fallback.

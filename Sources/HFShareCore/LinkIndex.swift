@@ -50,33 +50,51 @@ public final class LinkIndex: @unchecked Sendable {
         }
     }
 
+    /// A directory's entries and, when the walk that recorded it read them, its access and default
+    /// ACL values (an xattr change moves ctime, so they hold as long as the key does).
+    public struct Record: Equatable, Sendable {
+        public var entries: [Entry]
+        public var access: ACLValue?
+        public var defaultACL: ACLValue?
+
+        public init(entries: [Entry], access: ACLValue? = nil, defaultACL: ACLValue? = nil) {
+            self.entries = entries; self.access = access; self.defaultACL = defaultACL
+        }
+
+        public var hasACL: Bool { access != nil && defaultACL != nil }
+    }
+
     let store: LinkIndexStore
     let file: String
     let repoDev: UInt64
     let repoIno: UInt64
-    private let recorded: [DirKey: [Entry]]
+    private let recorded: [DirKey: Record]
     private let lock = NSLock()
-    private var seen: [DirKey: [Entry]] = [:]
+    private var seen: [DirKey: Record] = [:]
     private var added = 0
 
-    init(store: LinkIndexStore, file: String, repo: FileStat, recorded: [DirKey: [Entry]]) {
+    init(store: LinkIndexStore, file: String, repo: FileStat, recorded: [DirKey: Record]) {
         self.store = store; self.file = file; self.repoDev = repo.dev; self.repoIno = repo.ino; self.recorded = recorded
     }
 
-    /// The entries of a snapshot directory whose stat is `dir`, if recorded under exactly this key.
-    public func entries(of dir: FileStat) -> [Entry]? {
+    /// The record of a snapshot directory whose stat is `dir`, if recorded under exactly this key.
+    public func record(of dir: FileStat) -> Record? {
         guard dir.dev == repoDev, dir.type == .directory else { return nil }
         let key = DirKey(dir)
-        guard let e = recorded[key] else { return nil }
-        lock.lock(); seen[key] = e; lock.unlock()
-        return e
+        guard let r = recorded[key] else { return nil }
+        lock.lock(); if seen[key] == nil { seen[key] = r }; lock.unlock()
+        return r
     }
 
-    /// Records a directory listed whole, if it has settled. `before` is the stat the listing started
-    /// from, `after` the directory's own fstat once every entry was read: the two must agree.
-    public func record(before: FileStat, after: FileStat, entries: [Entry]) {
+    /// The entries of a snapshot directory whose stat is `dir`, if recorded under exactly this key.
+    public func entries(of dir: FileStat) -> [Entry]? { record(of: dir)?.entries }
+
+    /// Records a directory listed whole (and its ACL values, when read), if it has settled. `before` is
+    /// the stat the listing started from, `after` the directory's own fstat once every entry (and the
+    /// ACLs) were read: the two must agree.
+    public func record(before: FileStat, after: FileStat, entries: [Entry], access: ACLValue? = nil, defaultACL: ACLValue? = nil) {
         guard before.dev == repoDev, DirKey(before) == DirKey(after), after.ctimeSec < store.settledBefore else { return }
-        lock.lock(); seen[DirKey(before)] = entries; added += 1; lock.unlock()
+        lock.lock(); seen[DirKey(before)] = Record(entries: entries, access: access, defaultACL: defaultACL); added += 1; lock.unlock()
     }
 
     /// Writes the record back if this walk changed it (new directories, or recorded ones gone).
@@ -127,7 +145,7 @@ public final class LinkIndexStore: @unchecked Sendable {
     /// The index of the repo at `repoRel` (its path under ROOT) whose directory's stat is `repo`.
     public func index(repoRel: String, repo: FileStat) -> LinkIndex {
         let file = LinkIndexStore.fileName(repoRel: repoRel)
-        var recorded: [LinkIndex.DirKey: [LinkIndex.Entry]] = [:]
+        var recorded: [LinkIndex.DirKey: LinkIndex.Record] = [:]
         if let bytes = read(file), let decoded = LinkIndexFile.decode(bytes), decoded.repoDev == repo.dev, decoded.repoIno == repo.ino {
             recorded = decoded.dirs
         }
@@ -175,19 +193,28 @@ public final class LinkIndexStore: @unchecked Sendable {
 /// The on-disk form: magic line, repo dev and ino, directories with their entries, then the sha256 of
 /// all that. Integers little-endian; names and targets as their bytes.
 enum LinkIndexFile {
-    static let magic = Array("hfshare-links 1\n".utf8)
+    /// Version 2 added the ACL values; a version 1 file reads as no record (everything is read once more).
+    static let magic = Array("hfshare-links 2\n".utf8)
     static let types: [FileType] = [.directory, .regular, .symlink, .fifo, .socket, .blockDevice, .charDevice, .unknown]
 
-    struct Decoded { var repoDev: UInt64; var repoIno: UInt64; var dirs: [LinkIndex.DirKey: [LinkIndex.Entry]] }
+    struct Decoded { var repoDev: UInt64; var repoIno: UInt64; var dirs: [LinkIndex.DirKey: LinkIndex.Record] }
 
-    static func encode(repoDev: UInt64, repoIno: UInt64, dirs: [LinkIndex.DirKey: [LinkIndex.Entry]]) -> [UInt8] {
+    static func encode(repoDev: UInt64, repoIno: UInt64, dirs: [LinkIndex.DirKey: LinkIndex.Record]) -> [UInt8] {
         var out = magic
         func u64(_ v: UInt64) { for s in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(s)))) } }
         func u32(_ v: UInt32) { for s in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(s)))) } }
         func u16(_ v: Int) { out.append(UInt8(v & 0xFF)); out.append(UInt8(v >> 8)) }
         u64(repoDev); u64(repoIno); u32(UInt32(dirs.count))
-        for (key, entries) in dirs {
+        // An ACL value: 0 not read, 1 none, 2 and a u16 length: the xattr's bytes.
+        func acl(_ v: ACLValue?) {
+            guard let v else { out.append(0); return }
+            guard let b = v.bytes else { out.append(1); return }
+            out.append(2); u16(b.count); out += b
+        }
+        for (key, record) in dirs {
             u64(key.ino); u64(UInt64(bitPattern: key.mtimeSec)); u32(key.mtimeNsec); u64(UInt64(bitPattern: key.ctimeSec)); u32(key.ctimeNsec)
+            acl(record.access); acl(record.defaultACL)
+            let entries = record.entries
             u32(UInt32(entries.count))
             for e in entries {
                 out.append(UInt8(types.firstIndex(of: e.type) ?? types.count - 1))
@@ -217,10 +244,26 @@ enum LinkIndexFile {
         guard need(20) else { return nil }
         let dev = u64(), ino = u64()
         let count = Int(u32())
-        var dirs: [LinkIndex.DirKey: [LinkIndex.Entry]] = [:]
+        var dirs: [LinkIndex.DirKey: LinkIndex.Record] = [:]
+        func acl() -> ACLValue?? {
+            guard need(1) else { return nil }
+            let tag = b[i]; i += 1
+            switch tag {
+            case 0: return .some(nil)
+            case 1: return .some(ACLValue(bytes: nil))
+            case 2:
+                guard need(2) else { return nil }
+                let n = u16()
+                guard n <= 4096, need(n) else { return nil }
+                defer { i += n }
+                return .some(ACLValue(bytes: Array(b[i..<(i + n)])))
+            default: return nil
+            }
+        }
         for _ in 0..<count {
-            guard need(36) else { return nil }
+            guard need(32) else { return nil }
             let key = LinkIndex.DirKey(ino: u64(), mtimeSec: Int64(bitPattern: u64()), mtimeNsec: u32(), ctimeSec: Int64(bitPattern: u64()), ctimeNsec: u32())
+            guard let access = acl(), let defaultACL = acl(), need(4) else { return nil }
             let n = Int(u32())
             var entries: [LinkIndex.Entry] = []
             entries.reserveCapacity(min(n, 4096))
@@ -241,7 +284,7 @@ enum LinkIndexFile {
                 }
                 entries.append(LinkIndex.Entry(name: name, type: types[t], ino: eino, target: target))
             }
-            dirs[key] = entries
+            dirs[key] = LinkIndex.Record(entries: entries, access: access, defaultACL: defaultACL)
         }
         guard i == body else { return nil }
         return Decoded(repoDev: dev, repoIno: ino, dirs: dirs)

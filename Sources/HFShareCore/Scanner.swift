@@ -278,6 +278,9 @@ public final class Scanner: @unchecked Sendable {
         var listing: [(name: String, type: FileType)] = []
         let recorded: [LinkIndex.Entry]?
         var recording: [LinkIndex.Entry]?
+        /// The directory's ACL values as read (kept with its record in the link index).
+        var aclValues: (access: ACLValue?, defaultACL: ACLValue?) = (nil, nil)
+        var aclWasRecorded = false
         var start = 0
         /// The directory has entries not read yet (a wide one is read a chunk at a time).
         var unread = false
@@ -323,9 +326,23 @@ public final class Scanner: @unchecked Sendable {
                 return []
             }
 
-            // The directory itself.
-            let access = policy.aclSupported ? (try? ACLStore.read(dir, .access)) ?? nil : nil
-            let defaultACL = policy.aclSupported ? (try? ACLStore.read(dir, .default)) ?? nil : nil
+            // The directory itself. A snapshot directory unchanged since root recorded it (LinkIndex:
+            // same inode, mtime and ctime; setting an ACL moves ctime) has the recorded ACLs.
+            let snapshotIndex = work.role?.isSnapshot == true ? repo?.index : nil
+            let known = snapshotIndex?.record(of: work.stat)
+            var access: PosixACL?, defaultACL: PosixACL?
+            if policy.aclSupported {
+                if let known, let a = known.access, let d = known.defaultACL,
+                   let decodedA = ACLStore.decode(a, .access), let decodedD = ACLStore.decode(d, .default) {
+                    access = decodedA; defaultACL = decodedD; aclValues = (a, d); aclWasRecorded = true
+                } else if snapshotIndex != nil {
+                    if let (a, v) = try? ACLStore.readValue(dir, .access) { access = a; aclValues.access = v }
+                    if let (d, v) = try? ACLStore.readValue(dir, .default) { defaultACL = d; aclValues.defaultACL = v }
+                } else {
+                    access = (try? ACLStore.read(dir, .access)) ?? nil
+                    defaultACL = (try? ACLStore.read(dir, .default)) ?? nil
+                }
+            }
             let entry = Policy.Entry(name: work.name, stat: work.stat, access: access, defaultACL: defaultACL, underLocks: work.underLocks,
                                      isCode: work.isCode, restrictedTo: work.restrictedTo)
             handle(entry, at: Place(parentRel: work.rel, name: "", depth: work.depth), in: work.parent, selfFD: dir)
@@ -339,7 +356,7 @@ public final class Scanner: @unchecked Sendable {
             // A snapshot directory unchanged since root recorded it: its names and link targets are
             // known (no getdents, no readlink). Otherwise it is listed, and recorded as it is read.
             let index = role?.isSnapshot == true ? repo?.index : nil
-            recorded = index?.entries(of: work.stat)
+            recorded = index == nil ? nil : known?.entries
             recording = index != nil && recorded == nil ? [] : nil
             if let recorded {
                 listing = recorded.map { (ByteName.decode($0.name), $0.type) }
@@ -427,8 +444,11 @@ public final class Scanner: @unchecked Sendable {
                                  restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
-        if start == 0, end == listing.count, !unread, work.resume == nil, let recording, let index = repo?.index, let after = try? dir.stat() {
-            index.record(before: work.stat, after: after, entries: recording)
+        // Recorded once listed whole; a record made without ACLs (by du or verify) gets them now.
+        let addACL = recorded != nil && !aclWasRecorded && aclValues.access != nil && aclValues.defaultACL != nil
+        if start == 0, end == listing.count, !unread, work.resume == nil, let entries = recording ?? (addACL ? recorded : nil),
+           let index = repo?.index, let after = try? dir.stat() {
+            index.record(before: work.stat, after: after, entries: entries, access: aclValues.access, defaultACL: aclValues.defaultACL)
         }
         cond.lock()
         scanned += count + (work.parent == nil && work.resume == nil ? 1 : 0)

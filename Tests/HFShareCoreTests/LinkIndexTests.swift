@@ -13,10 +13,17 @@ import Testing
             LinkIndex.Entry(name: [0xFF, 0x41], type: .regular, ino: 10, target: nil),
             LinkIndex.Entry(name: Array("sub".utf8), type: .directory, ino: 11, target: nil),
         ]
-        let bytes = LinkIndexFile.encode(repoDev: 3, repoIno: 4, dirs: [key: entries])
+        let key2 = LinkIndex.DirKey(ino: 43, mtimeSec: 1, mtimeNsec: 2, ctimeSec: 3, ctimeNsec: 4)
+        let key3 = LinkIndex.DirKey(ino: 44, mtimeSec: 1, mtimeNsec: 2, ctimeSec: 3, ctimeNsec: 4)
+        let records = [
+            key: LinkIndex.Record(entries: entries, access: ACLValue(bytes: [2, 0, 0, 0, 1, 0, 7, 0]), defaultACL: ACLValue(bytes: nil)),
+            key2: LinkIndex.Record(entries: []),
+            key3: LinkIndex.Record(entries: Array(entries.prefix(1)), access: ACLValue(bytes: nil), defaultACL: nil),
+        ]
+        let bytes = LinkIndexFile.encode(repoDev: 3, repoIno: 4, dirs: records)
         let decoded = try #require(LinkIndexFile.decode(bytes))
         #expect(decoded.repoDev == 3 && decoded.repoIno == 4)
-        #expect(decoded.dirs[key] == entries)
+        #expect(decoded.dirs == records)
         // Every single flipped byte, and every truncation, reads as no record at all.
         for i in bytes.indices {
             var bad = bytes
@@ -48,13 +55,14 @@ import Testing
         #expect(st.uid == 0 && st.permissions == 0o600)
         let recorded = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
         #expect(recorded.dirs.count == 3) // both snapshot dirs and sub/
+        #expect(recorded.dirs.values.allSatisfy { $0.hasACL }) // audit keeps each one's ACLs too
         return (root, root + "/hub/models--o--r", file)
     }
 
     /// Rewrites every recorded link target of the repo's record (as root would).
     private func forge(_ file: String, target: String) throws {
         var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
-        for (k, list) in d.dirs { d.dirs[k] = list.map { var e = $0; if e.target != nil { e.target = Array(target.utf8) }; return e } }
+        for (k, r) in d.dirs { d.dirs[k]?.entries = r.entries.map { var e = $0; if e.target != nil { e.target = Array(target.utf8) }; return e } }
         try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
         chmod(file, 0o600)
     }
@@ -112,6 +120,36 @@ import Testing
         let again = box.hfshare(["audit", root, "--format", "jsonl"])
         #expect(again.stdout.contains("snapshot-link-broken") && again.stdout.contains("/new"), "\(again.stdout)")
         #expect(!again.stdout.contains("/sub/b"), "\(again.stdout)")
+    }
+}
+
+extension LinkIndexTests {
+    /// The ACLs of a recorded snapshot directory come from the record (a forged one shows through)
+    /// until the directory's ctime moves, which any ACL change does: then they are read again.
+    @Test func recordedACLsAreUsedAndAnACLChangeIsSeen() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let (root, repo, file) = try recordedRepo(box, acc.group())
+        let c2 = String(repeating: "2", count: 40)
+        // Forged: every recorded directory has no default ACL (on disk they all have the right one).
+        var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        for k in d.dirs.keys { d.dirs[k]?.defaultACL = ACLValue(bytes: nil) }
+        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        let forged = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(forged.stdout.components(separatedBy: "\"dir-no-default-acl\"").count - 1 == 3, "\(forged.stdout)")
+        // The honest record again (a whole audit of a forged-but-valid record would keep it: drop it).
+        unlink(file)
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(box.hfshare(["audit", root]).status == 0)
+        let again = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        #expect(again.dirs.count == 3 && again.dirs.values.allSatisfy { $0.hasACL })
+        // A member-visible ACL change on a recorded directory: seen at once.
+        let change = TestEnv.sh("setfacl -k '\(repo)/snapshots/\(c2)'")
+        try #require(change.status == 0, "\(change.stderr)")
+        let audit = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(audit.status == 1)
+        #expect(audit.stdout.contains("\"dir-no-default-acl\"") && audit.stdout.contains(c2), "\(audit.stdout)")
+        #expect(audit.stdout.components(separatedBy: "\"dir-no-default-acl\"").count - 1 == 1, "\(audit.stdout)")
     }
 }
 
