@@ -78,12 +78,12 @@ public final class StateDir: @unchecked Sendable {
         guard st.size <= UInt64(maxBytes) else {
             throw UsageError("\(Escape.text(FD.join(path, name))): \(st.size) bytes, more than the \(maxBytes) this file may have; refusing to read it")
         }
-        var data = Data()
+        var data = Data(capacity: Int(st.size) + 1)
         var buf = [UInt8](repeating: 0, count: 64 * 1024)
         while data.count <= maxBytes {
             let n = try buf.withUnsafeMutableBytes { try file.read(into: $0) }
             if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
+            buf.withUnsafeBufferPointer { data.append($0.baseAddress!, count: n) } // not byte by byte
         }
         guard data.count <= maxBytes else { throw UsageError("\(Escape.text(FD.join(path, name))): grew past \(maxBytes) bytes while read") }
         return data

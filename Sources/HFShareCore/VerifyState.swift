@@ -40,6 +40,12 @@ public struct VerifiedRecord: Equatable, Hashable, Sendable {
             && stat.ctimeSec == ctimeSec && stat.ctimeNsec == ctimeNsec && stored == Digest32(digest)
     }
 
+    /// `vouches(for:digest:)` with the digest as lowercase hex bytes (a blob's name), never decoded to an array.
+    public func vouches(for stat: FileStat, hex: [UInt8]) -> Bool {
+        stat.dev == dev && stat.ino == ino && stat.size == size && stat.mtimeSec == mtimeSec && stat.mtimeNsec == mtimeNsec
+            && stat.ctimeSec == ctimeSec && stat.ctimeNsec == ctimeNsec && Digest32(hex: hex) == stored
+    }
+
     public struct Key: Hashable, Sendable { public var dev: UInt64; public var ino: UInt64 }
     public var key: Key { Key(dev: dev, ino: ino) }
 }
@@ -57,6 +63,25 @@ public struct Digest32: Hashable, Sendable {
             return v
         }
         self.init(word(0), word(1), word(2), word(3))
+    }
+
+    /// From hex digits (an odd or non-hex digit reads as zero bits: such a name never matches a record).
+    public init(hex: [UInt8]) {
+        var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
+        for i in 0..<min(hex.count, 64) {
+            let ch = hex[i]
+            let v: UInt64 = ch >= 0x30 && ch <= 0x39 ? UInt64(ch - 0x30) : (ch >= 0x61 && ch <= 0x66 ? UInt64(ch - 0x61 + 10) : 0)
+            // Byte i/2 of the digest, high nibble first, in little-endian words.
+            let byte = i / 2
+            let bits = v << (UInt64(8 * (byte % 8)) + (i % 2 == 0 ? 4 : 0))
+            switch byte / 8 {
+            case 0: a |= bits
+            case 1: b |= bits
+            case 2: c |= bits
+            default: d |= bits
+            }
+        }
+        self.init(a, b, c, d)
     }
 
     public var bytes: [UInt8] { [a, b, c, d].flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * UInt64($0))) } } }

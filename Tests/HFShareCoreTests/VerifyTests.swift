@@ -140,7 +140,23 @@ import Testing
         #expect(!r.vouches(for: st, digest: Verify.hexBytes(String(repeating: "ac", count: 32))))
         #expect(VerifiedStore.decode(Data("junk".utf8)) == nil)
         #expect(VerifiedStore.decode(data.dropLast()) == nil)
+        // The rerun compares a blob's name (hex bytes) with the record directly.
+        for _ in 0..<50 {
+            for n in [40, 64] {
+                let hex = String((0..<n).map { _ in "0123456789abcdef".randomElement()! })
+                #expect(Digest32(hex: Array(hex.utf8)) == Digest32(Verify.hexBytes(hex)), "\(hex)")
+                let rec = VerifiedRecord(stat: st, digest: Verify.hexBytes(hex))
+                #expect(rec.vouches(for: st, hex: Array(hex.utf8)))
+                var other = Array(hex.utf8)
+                other[Int.random(in: 0..<n)] = other[0] == 0x30 ? 0x31 : 0x30
+                if other != Array(hex.utf8) { #expect(!rec.vouches(for: st, hex: other)) }
+            }
+        }
+        #expect(git.vouches(for: st, hex: Array((String(repeating: "cd", count: 20) + "00").utf8))) // the record's zero padding
+        #expect(!git.vouches(for: changedSize(st), hex: Array(String(repeating: "cd", count: 20).utf8)))
     }
+
+    private func changedSize(_ st: FileStat) -> FileStat { var c = st; c.size += 1; return c }
 
     @Test func treeListingIsTheClientFormat() {
         let json = #"{"format_version": 1, "files": {"config.json": {"size": 5, "blob_id": "x"}, "w.bin": {"size": 9, "blob_id": "y", "lfs_sha256": "s", "lfs_size": 9}}}"#
