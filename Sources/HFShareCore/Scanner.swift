@@ -143,6 +143,43 @@ public final class Scanner: @unchecked Sendable {
         var recorded: [LinkIndex.Entry]?
         var next: Int
         var unread: Bool
+        /// Collects the chunks' entries of a snapshot directory being recorded in the link index.
+        var recorder: WideRecorder? = nil
+    }
+
+    /// A wide snapshot directory recorded although walked in chunks by several walkers at once: each
+    /// chunk adds its entries; when the last chunk is done (none queued, none running) and none failed,
+    /// the whole listing is recorded under the key the walk started from, re-read on the descriptor.
+    final class WideRecorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private let index: LinkIndex
+        private let before: FileStat
+        private let dir: FD
+        private let acl: (access: ACLValue?, defaultACL: ACLValue?)
+        private var entries: [LinkIndex.Entry] = []
+        /// Chunks queued or being walked.
+        private var outstanding = 1
+        private var failed = false
+
+        init(index: LinkIndex, before: FileStat, dir: FD, acl: (access: ACLValue?, defaultACL: ACLValue?)) {
+            self.index = index; self.before = before; self.dir = dir; self.acl = acl
+        }
+
+        /// Another chunk was queued.
+        func queued() { lock.lock(); outstanding += 1; lock.unlock() }
+
+        /// A chunk is done: its entries, or nil if one could not be recorded (the directory is then not).
+        func done(_ chunk: [LinkIndex.Entry]?) {
+            lock.lock()
+            if let chunk { entries += chunk } else { failed = true; entries = [] }
+            outstanding -= 1
+            let last = outstanding == 0 && !failed
+            let all = last ? entries : []
+            lock.unlock()
+            if last, let after = try? dir.stat() {
+                index.record(before: before, after: after, entries: all, access: acl.access, defaultACL: acl.defaultACL)
+            }
+        }
     }
 
 
@@ -285,9 +322,12 @@ public final class Scanner: @unchecked Sendable {
         /// The directory has entries not read yet (a wide one is read a chunk at a time).
         var unread = false
         let shortReadIsEOF = rootReaddirFills && work.stat.dev == rootDev
+        var recorder: WideRecorder?
         if let resume = work.resume {
             // The rest of a wide directory: opened, judged and partly listed by its first work item.
             dir = resume.dir; recorded = resume.recorded
+            recorder = resume.recorder
+            if recorder != nil { recording = [] }
             if resume.next < resume.listing.count {
                 listing = resume.listing; start = resume.next; unread = resume.unread
             } else {
@@ -379,14 +419,17 @@ public final class Scanner: @unchecked Sendable {
         if end < listing.count || unread {
             // The rest is queued before this chunk is walked, so that another walker takes it meanwhile
             // (a directory of 8k blobs is walked by every walker at once); it lands under this chunk's
-            // subdirectories (LIFO), so at most a chunk or two of them wait per directory. A directory
-            // walked in parts is not recorded in the link index (one listing, one key).
-            recording = nil
+            // subdirectories (LIFO), so at most a chunk or two of them wait per directory. A snapshot
+            // directory being recorded collects its chunks' entries (WideRecorder).
+            if recording != nil, recorder == nil, work.resume == nil, let index = repo?.index {
+                recorder = WideRecorder(index: index, before: work.stat, dir: dir, acl: aclValues)
+            }
+            recorder?.queued()
             repo?.enter()
             var rest = work
             rest.repo = repo; rest.role = role
-            rest.resume = end < listing.count ? Resume(dir: dir, listing: listing, recorded: recorded, next: end, unread: unread)
-                                              : Resume(dir: dir, listing: [], recorded: nil, next: 0, unread: true)
+            rest.resume = end < listing.count ? Resume(dir: dir, listing: listing, recorded: recorded, next: end, unread: unread, recorder: recorder)
+                                              : Resume(dir: dir, listing: [], recorded: nil, next: 0, unread: true, recorder: recorder)
             cond.lock()
             stack.append(rest)
             cond.signal()
@@ -446,7 +489,9 @@ public final class Scanner: @unchecked Sendable {
         }
         // Recorded once listed whole; a record made without ACLs (by du or verify) gets them now.
         let addACL = recorded != nil && !aclWasRecorded && aclValues.access != nil && aclValues.defaultACL != nil
-        if start == 0, end == listing.count, !unread, work.resume == nil, let entries = recording ?? (addACL ? recorded : nil),
+        if let recorder {
+            recorder.done(recording)
+        } else if start == 0, end == listing.count, !unread, work.resume == nil, let entries = recording ?? (addACL ? recorded : nil),
            let index = repo?.index, let after = try? dir.stat() {
             index.record(before: work.stat, after: after, entries: entries, access: aclValues.access, defaultACL: aclValues.defaultACL)
         }

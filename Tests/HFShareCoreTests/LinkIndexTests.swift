@@ -153,6 +153,47 @@ extension LinkIndexTests {
     }
 }
 
+extension LinkIndexTests {
+    /// A snapshot directory wider than a chunk (walked by several walkers in parts) is recorded whole
+    /// and its record used; a link replaced in it is seen at once.
+    @Test func aWideSnapshotDirectoryIsRecordedAcrossItsChunks() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let root = try box.initRoot("cache", group: acc.group())
+        let c1 = String(repeating: "1", count: 40)
+        let m = root + "/hub/models--o--wide"
+        let setup = TestEnv.sh("""
+            set -e
+            mkdir -p \(m)/refs \(m)/blobs \(m)/snapshots/\(c1); printf \(c1) > \(m)/refs/main
+            cd \(m)/blobs; seq -f 'b%g' 1 1300 | xargs touch
+            cd \(m)/snapshots/\(c1); for i in $(seq 1 1300); do ln -s ../../blobs/b$i f$i; done
+            """)
+        try #require(setup.status == 0, "\(setup.stderr)")
+        Thread.sleep(forTimeInterval: Double(LinkIndexStore.settle) + 1.2)
+        #expect(box.hfshare(["audit", root, "--threads", "4"]).status == 0)
+        let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--o--wide")
+        var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))), "no record written")
+        #expect(d.dirs.count == 1)
+        let entries = try #require(d.dirs.values.first?.entries)
+        #expect(entries.count == 1300 && Set(entries.map(\.name)).count == 1300)
+        #expect(entries.allSatisfy { $0.type == .symlink && $0.target == Array("../../blobs/b\(String(decoding: $0.name.dropFirst(), as: UTF8.self))".utf8) })
+        // Forged: every link escapes. Read from the record, every chunk says so.
+        for (k, r) in d.dirs { d.dirs[k]?.entries = r.entries.map { var e = $0; e.target = Array("/etc/passwd".utf8); return e } }
+        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        let forged = box.hfshare(["audit", root, "--format", "jsonl", "--threads", "4"])
+        #expect(forged.stdout.components(separatedBy: "\"symlink-escapes\"").count - 1 == 1300)
+        unlink(file)
+        #expect(box.hfshare(["audit", root, "--threads", "4"]).status == 0)
+        #expect(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file))))?.dirs.values.first?.entries.count == 1300)
+        // One link replaced by rename: the directory's key moves, everything is read again.
+        let swap = TestEnv.sh("cd '\(m)/snapshots/\(c1)' && ln -s /etc/shadow t && mv -T t f777")
+        try #require(swap.status == 0)
+        let audit = box.hfshare(["audit", root, "--format", "jsonl", "--threads", "4"])
+        #expect(audit.stdout.components(separatedBy: "\"symlink-escapes\"").count - 1 == 1, "\(audit.stdout.prefix(2000))")
+        #expect(audit.stdout.contains("/f777\""))
+    }
+}
+
 /// Wide directories are walked in chunks (ScanOptions.chunk) so the queue stays small: the findings and
 /// the entry count must not depend on the chunk size, and each repo is judged exactly once.
 @Suite struct WideDirectoryTests {
