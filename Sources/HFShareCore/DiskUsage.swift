@@ -739,6 +739,8 @@ public final class UsageScanner: @unchecked Sendable {
                 guard let bdir = try? repoFD.openDirectory("blobs", noatime: true), let list = try? listing(bdir, dev: cst.dev) else {
                     acc.unreadable.append(FD.join(repoFD.path, "blobs")); continue
                 }
+                // audit's record of a `blobs/` of links is kept (not used here: du reads every link).
+                if let index, let bst = try? bdir.stat() { _ = index.record(of: bst) }
                 for b in list {
                     guard let bst = try? bdir.usageStat(b.name) else { continue }
                     let first = firstSight(bst)

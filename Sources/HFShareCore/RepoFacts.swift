@@ -22,6 +22,10 @@ final class RepoFacts: @unchecked Sendable {
         case snapshot(commit: [UInt8], prefix: [UInt8], depth: Int)
 
         var isSnapshot: Bool { if case .snapshot = self { return true } else { return false } }
+        var isBlobs: Bool { if case .blobs = self { return true } else { return false } }
+        /// Directories root's link index records: snapshots, and a repo's `blobs/` when it holds links
+        /// (the 2.x shared store: each blob a link into `hub/blobs/<2 hex>/`).
+        var isRecorded: Bool { isSnapshot || isBlobs }
     }
 
     let repoDir: FD

@@ -157,12 +157,14 @@ public final class Scanner: @unchecked Sendable {
         private let dir: FD
         private let acl: (access: ACLValue?, defaultACL: ACLValue?)
         private var entries: [LinkIndex.Entry] = []
+        /// A `blobs/` directory is recorded only if it holds links (regular blobs gain nothing from it).
+        private let needsLink: Bool
         /// Chunks queued or being walked.
         private var outstanding = 1
         private var failed = false
 
-        init(index: LinkIndex, before: FileStat, dir: FD, acl: (access: ACLValue?, defaultACL: ACLValue?)) {
-            self.index = index; self.before = before; self.dir = dir; self.acl = acl
+        init(index: LinkIndex, before: FileStat, dir: FD, acl: (access: ACLValue?, defaultACL: ACLValue?), needsLink: Bool) {
+            self.index = index; self.before = before; self.dir = dir; self.acl = acl; self.needsLink = needsLink
         }
 
         /// Another chunk was queued.
@@ -173,8 +175,8 @@ public final class Scanner: @unchecked Sendable {
             lock.lock()
             if let chunk { entries += chunk } else { failed = true; entries = [] }
             outstanding -= 1
-            let last = outstanding == 0 && !failed
-            let all = last ? entries : []
+            let all = outstanding == 0 && !failed ? entries : []
+            let last = outstanding == 0 && !failed && (!needsLink || all.contains { $0.type == .symlink })
             lock.unlock()
             if last, let after = try? dir.stat() {
                 index.record(before: before, after: after, entries: all, access: acl.access, defaultACL: acl.defaultACL)
@@ -368,7 +370,7 @@ public final class Scanner: @unchecked Sendable {
 
             // The directory itself. A snapshot directory unchanged since root recorded it (LinkIndex:
             // same inode, mtime and ctime; setting an ACL moves ctime) has the recorded ACLs.
-            let snapshotIndex = work.role?.isSnapshot == true ? repo?.index : nil
+            let snapshotIndex = work.role?.isRecorded == true ? repo?.index : nil
             let known = snapshotIndex?.record(of: work.stat)
             var access: PosixACL?, defaultACL: PosixACL?
             if policy.aclSupported {
@@ -395,7 +397,7 @@ public final class Scanner: @unchecked Sendable {
 
             // A snapshot directory unchanged since root recorded it: its names and link targets are
             // known (no getdents, no readlink). Otherwise it is listed, and recorded as it is read.
-            let index = role?.isSnapshot == true ? repo?.index : nil
+            let index = role?.isRecorded == true ? repo?.index : nil
             recorded = index == nil ? nil : known?.entries
             recording = index != nil && recorded == nil ? [] : nil
             if let recorded {
@@ -422,7 +424,7 @@ public final class Scanner: @unchecked Sendable {
             // subdirectories (LIFO), so at most a chunk or two of them wait per directory. A snapshot
             // directory being recorded collects its chunks' entries (WideRecorder).
             if recording != nil, recorder == nil, work.resume == nil, let index = repo?.index {
-                recorder = WideRecorder(index: index, before: work.stat, dir: dir, acl: aclValues)
+                recorder = WideRecorder(index: index, before: work.stat, dir: dir, acl: aclValues, needsLink: role?.isBlobs == true)
             }
             recorder?.queued()
             repo?.enter()
@@ -492,6 +494,7 @@ public final class Scanner: @unchecked Sendable {
         if let recorder {
             recorder.done(recording)
         } else if start == 0, end == listing.count, !unread, work.resume == nil, let entries = recording ?? (addACL ? recorded : nil),
+                  role?.isBlobs != true || entries.contains(where: { $0.type == .symlink }),
            let index = repo?.index, let after = try? dir.stat() {
             index.record(before: work.stat, after: after, entries: entries, access: aclValues.access, defaultACL: aclValues.defaultACL)
         }

@@ -89,6 +89,13 @@ import Testing
         chown(file, 65534, 65534)
         let honest = box.hfshare(["audit", root])
         #expect(honest.status == 0, "\(honest.stdout)")
+        // Nor is one reached through a symlink at the record's name (root's forged file elsewhere).
+        let elsewhere = box.path("forged-record")
+        try forge(file, target: "/etc/passwd")
+        chown(file, 0, 0)
+        #expect(rename(file, elsewhere) == 0 && symlink(elsewhere, file) == 0)
+        let throughLink = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(!throughLink.stdout.contains("symlink-escapes"), "\(throughLink.stdout)")
         _ = repo
     }
 
@@ -191,6 +198,48 @@ extension LinkIndexTests {
         let audit = box.hfshare(["audit", root, "--format", "jsonl", "--threads", "4"])
         #expect(audit.stdout.components(separatedBy: "\"symlink-escapes\"").count - 1 == 1, "\(audit.stdout.prefix(2000))")
         #expect(audit.stdout.contains("/f777\""))
+    }
+}
+
+extension LinkIndexTests {
+    /// 2.x shared store: a repo's `blobs/` of links into `hub/blobs/<2 hex>/` is recorded (and used),
+    /// a `blobs/` of regular files is not; verify and du keep the record.
+    @Test func aBlobsDirectoryOfLinksIsRecorded() throws {
+        let box = Sandbox(), acc = TempAccounts()
+        defer { box.cleanup(); acc.cleanup() }
+        let root = try box.initRoot("cache", group: acc.group())
+        let c1 = String(repeating: "1", count: 40)
+        let h = String(repeating: "ab", count: 32)
+        let setup = TestEnv.sh("""
+            set -e
+            cd '\(root)/hub'; mkdir -p blobs/ab
+            echo data > blobs/ab/\(h)
+            for r in store plain; do mkdir -p models--o--$r/refs models--o--$r/blobs models--o--$r/snapshots/\(c1); printf \(c1) > models--o--$r/refs/main; done
+            ln -s ../../blobs/ab/\(h) models--o--store/blobs/\(h); ln -s ../../blobs/\(h) models--o--store/snapshots/\(c1)/f
+            echo data > models--o--plain/blobs/\(h); ln -s ../../blobs/\(h) models--o--plain/snapshots/\(c1)/f
+            """)
+        try #require(setup.status == 0, "\(setup.stderr)")
+        Thread.sleep(forTimeInterval: Double(LinkIndexStore.settle) + 1.2)
+        let first = box.hfshare(["audit", root])
+        #expect(first.status == 0, "\(first.stdout)")
+        func record(_ repo: String) throws -> LinkIndexFile.Decoded {
+            let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/" + repo)
+            return try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))), "\(repo): no record")
+        }
+        #expect(try record("models--o--store").dirs.count == 2) // the snapshot and blobs/
+        #expect(try record("models--o--plain").dirs.count == 1) // the snapshot only
+        _ = box.hfshare(["verify", root]) // reports the blobs as broken (their bytes are not their names)
+        _ = box.hfshare(["du", root])
+        var d = try record("models--o--store")
+        #expect(d.dirs.count == 2, "verify or du dropped the record of blobs/")
+        // Forged: the blob link escapes. Read from the record, audit says so.
+        for (k, r) in d.dirs where r.entries.first?.name == Array(h.utf8) {
+            d.dirs[k]?.entries = r.entries.map { var e = $0; e.target = Array("/etc/passwd".utf8); return e }
+        }
+        let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--o--store")
+        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        let forged = box.hfshare(["audit", root, "--format", "jsonl"])
+        #expect(forged.stdout.contains("\"symlink-escapes\"") && forged.stdout.contains("models--o--store/blobs/\(h)"), "\(forged.stdout)")
     }
 }
 
