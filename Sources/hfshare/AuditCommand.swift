@@ -54,6 +54,7 @@ struct ScanArguments: ParsableArguments {
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "Check shared cache roots against the policy (read-only).",
         discussion: """
         Walks each ROOT in parallel (getdents64 + statx relative to directory descriptors, no symlink \
@@ -129,6 +130,7 @@ struct Audit: ParsableCommand {
 
 struct Repair: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "repair",
         abstract: "Restore the policy on shared cache roots, safely, as root.",
         discussion: """
         Runs the audit walk and fixes every fixable finding as it goes: group (fchown with uid -1), mode \

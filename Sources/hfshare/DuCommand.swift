@@ -12,6 +12,7 @@ enum DuFormat: String, ExpressibleByArgument, CaseIterable {
 
 struct Du: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "du",
         abstract: "Show what a cache holds: per repo, per revision, per user, and the free space (read-only).",
         discussion: """
         Walks ROOT once (getdents64 and fstatat relative to directory descriptors, directories opened \

@@ -8,6 +8,7 @@ extension OtherAccess: ExpressibleByArgument {
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create or adopt a shared cache ROOT for a group.",
         discussion: """
         Creates ROOT with hub/, datasets/, xet/ and assets/ (or adopts an existing ROOT), makes every \

@@ -4,6 +4,7 @@ import HFShareCore
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "migrate",
         abstract: "Move a private hub cache into the shared one (root only).",
         discussion: """
         Merges SRC (a private hub cache such as ~alice/.cache/huggingface/hub, or the HF_HOME-style \

@@ -4,6 +4,7 @@ import HFShareCore
 
 struct Namei: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "namei",
         abstract: "Show which component of a path stops a user, and how to fix it.",
         discussion: """
         Follows each PATH as the kernel does (every component looked up in turn, symlinks followed where \

@@ -4,6 +4,7 @@ import HFShareCore
 
 struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "probe",
         abstract: "Find out what the filesystem under a cache really does, by trying.",
         discussion: """
         Reports the filesystem type (statfs magic) and its mount (source, mount point, options from \

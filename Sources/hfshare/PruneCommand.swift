@@ -4,6 +4,7 @@ import HFShareCore
 
 struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "prune",
         abstract: "Free disk space: remove whole revisions nobody uses, least recently used first (root only).",
         discussion: """
         Chooses whole revisions (a snapshot with the refs that point to it and the blobs no other \
