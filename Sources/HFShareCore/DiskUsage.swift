@@ -567,7 +567,8 @@ public final class UsageScanner: @unchecked Sendable {
             if case .repo(let hub, _, let locks, _) = w { work.append(.repo(hub: hub, name: name, locks: locks, seq: i)) }
         }
         repoWork = []
-        runParallel(work.reversed())
+        work.reverse() // taken from the end
+        runParallel(&work)
 
         lock.lock()
         defer { lock.unlock() }
@@ -590,10 +591,13 @@ public final class UsageScanner: @unchecked Sendable {
         return pending.popLast()
     }
 
-    private func runParallel(_ work: [Work]) {
+    /// Hands `work` over (emptied) to the walkers: one copy of it only, however many repos.
+    private func runParallel(_ work: inout [Work]) {
+        let count = work.count
         pending = work
+        work = []
         let group = DispatchGroup()
-        for _ in 0..<max(1, min(options.threads, work.count)) {
+        for _ in 0..<max(1, min(options.threads, count)) {
             group.enter()
             let t = Thread { [self] in
                 while let w = self.nextWork() { self.process(w) }
@@ -702,11 +706,19 @@ public final class UsageScanner: @unchecked Sendable {
             acc.unreadable.append(FD.join(parent.path, name))
             return
         }
-        guard let list = try? listing(dir, dev: st.dev) else { acc.unreadable.append(dir.path); return }
         let childPrefix = storePrefix.map { storeTop ? "" : $0 + name + "/" }
-        for e in list {
-            guard let cst = try? dir.usageStat(e.name) else { continue }
-            walk(dir, e.name, cst, area: area, acc: &acc, storePrefix: childPrefix)
+        // A wide directory (ROOT/.hfshare/links holds a record per repo) is read a batch at a time.
+        var batch: [(name: String, type: FileType)] = []
+        var more = true
+        while more {
+            batch.removeAll(keepingCapacity: true)
+            do { more = try dir.readEntries(into: &batch, atLeast: 1024, shortReadIsEOF: rootFills && st.dev == rootDev) } catch {
+                acc.unreadable.append(dir.path); return
+            }
+            for e in batch {
+                guard let cst = try? dir.usageStat(e.name) else { continue }
+                walk(dir, e.name, cst, area: area, acc: &acc, storePrefix: childPrefix)
+            }
         }
     }
 
