@@ -124,6 +124,8 @@ public enum RepoIntegrity {
         /// Entries of snapshots/ that are not a commit-named directory (not the client's).
         public var foreignSnapshotEntries = 0
         public var blobs: [Blob] = []
+        /// `readLayout`'s index of `blobs` by name (verify looks every snapshot link's blob up in it).
+        var blobIndex: [NameKey: Int] = [:]
         public var incompletes: Set<[UInt8]> = []
         /// Directories that could not be read (path inside the repo, reason).
         public var problems: [(String, String)] = []
@@ -139,7 +141,6 @@ public enum RepoIntegrity {
         if let refs = try? repo.openDirectory(bytes: Array("refs".utf8), noatime: true) {
             readRefs(refs, prefix: [], into: &layout, depth: 0)
         }
-        var blobPresent: [NameKey: Bool] = [:]
         if let blobs = try? repo.openDirectory(bytes: Array("blobs".utf8), noatime: true), let list = try? blobs.entryBytes() {
             // audit's record of a `blobs/` of links is kept (not used here: this reads every link).
             if let index, let st = try? blobs.stat() { _ = index.record(of: st) }
@@ -152,13 +153,13 @@ public enum RepoIntegrity {
                 guard let st = try? blobs.stat(bytes: name) else { continue }
                 switch st.type {
                 case .regular:
+                    layout.blobIndex[NameKey(name)] = layout.blobs.count
                     layout.blobs.append(Blob(name: name, stat: st, target: nil, present: true))
-                    blobPresent[NameKey(name)] = true
                 case .symlink:
                     let target = (try? blobs.readlink(bytes: name)) ?? []
                     let present = (try? blobs.stat(bytes: name, follow: true))?.type == .regular
+                    layout.blobIndex[NameKey(name)] = layout.blobs.count
                     layout.blobs.append(Blob(name: name, stat: st, target: target, present: present))
-                    blobPresent[NameKey(name)] = present
                 default: continue
                 }
             }
@@ -171,7 +172,7 @@ public enum RepoIntegrity {
                     guard isCommitID(name), type == .directory || type == .unknown,
                           let dir = try? snaps.openDirectory(bytes: name, noatime: true) else { layout.foreignSnapshotEntries += 1; continue }
                     var files: [SnapshotFile] = []
-                    readSnapshot(dir, prefix: [], depth: 0, blobPresent: blobPresent, index: index, into: &files)
+                    readSnapshot(dir, prefix: [], depth: 0, blobs: layout, index: index, into: &files)
                     layout.snapshots.append(Snapshot(commit: name, files: files))
                 }
                 layout.snapshotsReadable = true
@@ -202,7 +203,8 @@ public enum RepoIntegrity {
         }
     }
 
-    private static func readSnapshot(_ dir: FD, prefix: [UInt8], depth: Int, blobPresent: [NameKey: Bool], index: LinkIndex?, into files: inout [SnapshotFile]) {
+    /// `blobs`: the layout read so far (its blobs, by name), for whether a link's blob is there.
+    private static func readSnapshot(_ dir: FD, prefix: [UInt8], depth: Int, blobs: Layout, index: LinkIndex?, into files: inout [SnapshotFile]) {
         guard depth < 64 else { return }
         // Unchanged since root recorded it (LinkIndex): names, types and link targets without getdents or readlink.
         let before = index == nil ? nil : try? dir.stat()
@@ -234,12 +236,12 @@ public enum RepoIntegrity {
             switch type {
             case .directory:
                 if let sub = try? dir.openDirectory(bytes: name, noatime: true) {
-                    readSnapshot(sub, prefix: full, depth: depth + 1, blobPresent: blobPresent, index: index, into: &files)
+                    readSnapshot(sub, prefix: full, depth: depth + 1, blobs: blobs, index: index, into: &files)
                 }
             case .symlink:
                 let target = target ?? []
                 if let blob = blobName(linkTarget: target, depth: depth) {
-                    files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: blobPresent[NameKey(blob)] ?? false))
+                    files.append(SnapshotFile(path: full, kind: .blobLink(target: target, blob: blob), present: blobs.blobIndex[NameKey(blob)].map { blobs.blobs[$0].present } ?? false))
                 } else {
                     files.append(SnapshotFile(path: full, kind: .otherLink(target: target), present: (try? dir.stat(bytes: name, follow: true)) != nil))
                 }

@@ -339,7 +339,6 @@ public enum Verify {
         }
 
         let blobsFD = try? repoFD.openDirectory(bytes: Array("blobs".utf8), noatime: true)
-        let blobsByName = Dictionary(layout.blobs.map { (NameKey($0.name), $0) }, uniquingKeysWith: { a, _ in a })
         let commits = layout.snapshotCommits
         var refsOf: [[UInt8]: [String]] = [:]
         var candidates: [(RevisionReport, RepoIntegrity.Snapshot?)] = []
@@ -384,7 +383,7 @@ public enum Verify {
                 let fileName = { ByteName.decode(file.path) }
                 switch file.kind {
                 case .blobLink(_, let blob):
-                    guard file.present, let blobsFD, let b = blobsByName[NameKey(blob)] else {
+                    guard file.present, let blobsFD, let b = layout.blobIndex[NameKey(blob)].map({ layout.blobs[$0] }) else {
                         mark(.broken, "\(Escape.text(fileName())): blob \(Verify.shown(blob)) is missing (the client downloads it again online)")
                         continue
                     }
