@@ -125,24 +125,24 @@ public enum ACLStore {
     /// buffer and decode the kernel's `system.posix_acl_*` value (uapi/linux/posix_acl_xattr.h);
     /// libacl (`acl_get_file`) is the fallback for anything unusual: two syscalls, a /proc path
     /// walk and an allocation per entry each time, which made the walk 2x slower than `find`.
-    public static func read(_ fd: FD, _ kind: ACLKind) throws -> PosixACL? {
-        try withXattrBuffer { buf in
-            let n = fgetxattr(fd.raw, xattrName(kind), buf.baseAddress, buf.count)
-            // EBADF: an O_PATH descriptor, which only the /proc path reaches.
-            return try interpret(n, buf, kind, alsoLibacl: EBADF, display: fd.path) { try read(path: fd.procPath, kind, display: fd.path) }
-        }
-    }
+    public static func read(_ fd: FD, _ kind: ACLKind) throws -> PosixACL? { try read(fd, kind, keepValue: false).acl }
 
     /// `read`, also returning the kernel's value as it came (nil: an ACL only libacl could read, which
     /// the link index does not keep). Root's link index keeps it for a snapshot directory, so an
     /// unchanged directory (same ctime: setting an xattr moves it) is not asked again.
     public static func readValue(_ fd: FD, _ kind: ACLKind) throws -> (PosixACL?, ACLValue?) {
+        let r = try read(fd, kind, keepValue: true)
+        return (r.acl, r.value)
+    }
+
+    private static func read(_ fd: FD, _ kind: ACLKind, keepValue: Bool) throws -> (acl: PosixACL?, value: ACLValue?) {
         try withXattrBuffer { buf in
             let n = fgetxattr(fd.raw, xattrName(kind), buf.baseAddress, buf.count)
-            if n < 0 && errno == ENODATA { return (nil, ACLValue(bytes: nil)) }
+            if n < 0 && errno == ENODATA { return (nil, keepValue ? ACLValue(bytes: nil) : nil) }
             if n >= 0, let acl = decode(UnsafeRawBufferPointer(rebasing: buf[..<n]), kind) {
-                return (acl, ACLValue(bytes: Array(UnsafeRawBufferPointer(rebasing: buf[..<n]))))
+                return (acl, keepValue ? ACLValue(bytes: Array(UnsafeRawBufferPointer(rebasing: buf[..<n]))) : nil)
             }
+            // EBADF: an O_PATH descriptor, which only the /proc path reaches.
             return (try interpret(n, buf, kind, alsoLibacl: EBADF, display: fd.path) { try read(path: fd.procPath, kind, display: fd.path) }, nil)
         }
     }

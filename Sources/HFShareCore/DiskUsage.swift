@@ -520,7 +520,8 @@ public final class UsageScanner: @unchecked Sendable {
             hubPath = root.path
         }
         if let hub = hubFD {
-            let hubEntries = hub === root ? top : ((try? listing(hub, dev: (try? hub.usageStat().dev) ?? 0)) ?? [])
+            // In name order: repos are numbered so that `onRepo` gets them in that order.
+            let hubEntries = (hub === root ? top : ((try? listing(hub, dev: (try? hub.usageStat().dev) ?? 0)) ?? [])).sorted { $0.name < $1.name }
             let locks = hubEntries.contains { $0.name == ".locks" } ? try? hub.openDirectory(".locks", noatime: true) : nil
             if let locks {
                 count(try locks.usageStat(), area: "hub")
@@ -530,9 +531,11 @@ public final class UsageScanner: @unchecked Sendable {
                     work.append(.tree(parent: locks, name: e.name, area: "hub"))
                 }
             }
+            var seq = 0
             for e in hubEntries {
                 if isRepoDir(e.name) && e.type == .directory {
-                    work.append(.repo(hub: hub, name: e.name, locks: locks, seq: 0))
+                    work.append(.repo(hub: hub, name: e.name, locks: locks, seq: seq))
+                    seq += 1
                 } else if e.name == ".locks" {
                     continue
                 } else if hub === root, ["datasets", "xet", "assets", Paths.stateDirectory].contains(e.name) {
@@ -555,19 +558,7 @@ public final class UsageScanner: @unchecked Sendable {
         let storeWork = work.filter { if case .tree(_, "blobs", "hub/blobs") = $0 { return true }; return false }
         for w in storeWork { process(w) }
         work.removeAll { if case .tree(_, "blobs", "hub/blobs") = $0 { return true }; return false }
-        // Repos in name order (numbered so `onRepo` gets them in that order), taken from the front.
-        var repoWork: [(String, Work)] = []
-        var otherWork: [Work] = []
-        for w in work {
-            if case .repo(let hub, let name, let locks, _) = w { repoWork.append((name, .repo(hub: hub, name: name, locks: locks, seq: 0))) } else { otherWork.append(w) }
-        }
-        repoWork.sort { $0.0 < $1.0 }
-        work = otherWork
-        for (i, (name, w)) in repoWork.enumerated() {
-            if case .repo(let hub, _, let locks, _) = w { work.append(.repo(hub: hub, name: name, locks: locks, seq: i)) }
-        }
-        repoWork = []
-        work.reverse() // taken from the end
+        work.reverse() // taken from the end: repos in name order
         runParallel(&work)
 
         lock.lock()
@@ -752,7 +743,7 @@ public final class UsageScanner: @unchecked Sendable {
                     acc.unreadable.append(FD.join(repoFD.path, "blobs")); continue
                 }
                 // audit's record of a `blobs/` of links is kept (not used here: du reads every link).
-                if let index, let bst = try? bdir.stat() { _ = index.record(of: bst) }
+                if let index, let bst = try? bdir.stat() { index.keep(bst) }
                 for b in list {
                     guard let bst = try? bdir.usageStat(b.name) else { continue }
                     let first = firstSight(bst)

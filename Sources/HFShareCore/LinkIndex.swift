@@ -89,6 +89,10 @@ public final class LinkIndex: @unchecked Sendable {
     /// The entries of a snapshot directory whose stat is `dir`, if recorded under exactly this key.
     public func entries(of dir: FileStat) -> [Entry]? { record(of: dir)?.entries }
 
+    /// Keeps the record of a directory this walk reads without using it (verify and du read every
+    /// link of a `blobs/`), so that saving does not drop it as gone.
+    public func keep(_ dir: FileStat) { _ = record(of: dir) }
+
     /// Records a directory listed whole (and its ACL values, when read), if it has settled. `before` is
     /// the stat the listing started from, `after` the directory's own fstat once every entry (and the
     /// ACLs) were read: the two must agree.

@@ -143,7 +143,7 @@ public enum RepoIntegrity {
         }
         if let blobs = try? repo.openDirectory(bytes: Array("blobs".utf8), noatime: true), let list = try? blobs.entryBytes() {
             // audit's record of a `blobs/` of links is kept (not used here: this reads every link).
-            if let index, let st = try? blobs.stat() { _ = index.record(of: st) }
+            if let index, let st = try? blobs.stat() { index.keep(st) }
             let incompleteSuffix = Array(".incomplete".utf8)
             for (name, _) in list {
                 if name.count > incompleteSuffix.count && name.suffix(incompleteSuffix.count).elementsEqual(incompleteSuffix) {

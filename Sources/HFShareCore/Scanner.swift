@@ -157,14 +157,18 @@ public final class Scanner: @unchecked Sendable {
         private let dir: FD
         private let acl: (access: ACLValue?, defaultACL: ACLValue?)
         private var entries: [LinkIndex.Entry] = []
-        /// A `blobs/` directory is recorded only if it holds links (regular blobs gain nothing from it).
-        private let needsLink: Bool
+        private let isBlobs: Bool
         /// Chunks queued or being walked.
         private var outstanding = 1
         private var failed = false
 
-        init(index: LinkIndex, before: FileStat, dir: FD, acl: (access: ACLValue?, defaultACL: ACLValue?), needsLink: Bool) {
-            self.index = index; self.before = before; self.dir = dir; self.acl = acl; self.needsLink = needsLink
+        init(index: LinkIndex, before: FileStat, dir: FD, acl: (access: ACLValue?, defaultACL: ACLValue?), isBlobs: Bool) {
+            self.index = index; self.before = before; self.dir = dir; self.acl = acl; self.isBlobs = isBlobs
+        }
+
+        /// A `blobs/` directory is recorded only if it holds links (regular blobs gain nothing from it).
+        static func worthRecording(_ entries: [LinkIndex.Entry], isBlobs: Bool) -> Bool {
+            !isBlobs || entries.contains { $0.type == .symlink }
         }
 
         /// Another chunk was queued.
@@ -176,7 +180,7 @@ public final class Scanner: @unchecked Sendable {
             if let chunk { entries += chunk } else { failed = true; entries = [] }
             outstanding -= 1
             let all = outstanding == 0 && !failed ? entries : []
-            let last = outstanding == 0 && !failed && (!needsLink || all.contains { $0.type == .symlink })
+            let last = outstanding == 0 && !failed && WideRecorder.worthRecording(all, isBlobs: isBlobs)
             lock.unlock()
             if last, let after = try? dir.stat() {
                 index.record(before: before, after: after, entries: all, access: acl.access, defaultACL: acl.defaultACL)
@@ -368,16 +372,18 @@ public final class Scanner: @unchecked Sendable {
                 return []
             }
 
-            // The directory itself. A snapshot directory unchanged since root recorded it (LinkIndex:
-            // same inode, mtime and ctime; setting an ACL moves ctime) has the recorded ACLs.
-            let snapshotIndex = work.role?.isRecorded == true ? repo?.index : nil
-            let known = snapshotIndex?.record(of: work.stat)
+            // The directory itself. A directory root recorded (LinkIndex: a snapshot, or a `blobs/` of
+            // links) unchanged since (same inode, mtime and ctime; setting an ACL moves ctime) has the
+            // recorded ACLs.
+            // (A recorded role is given by the parent: the repo dir, whose role is set below, is never one.)
+            let recordIndex = work.role?.isRecorded == true ? repo?.index : nil
+            let known = recordIndex?.record(of: work.stat)
             var access: PosixACL?, defaultACL: PosixACL?
             if policy.aclSupported {
                 if let known, let a = known.access, let d = known.defaultACL,
                    let decodedA = ACLStore.decode(a, .access), let decodedD = ACLStore.decode(d, .default) {
                     access = decodedA; defaultACL = decodedD; aclValues = (a, d); aclWasRecorded = true
-                } else if snapshotIndex != nil {
+                } else if recordIndex != nil {
                     if let (a, v) = try? ACLStore.readValue(dir, .access) { access = a; aclValues.access = v }
                     if let (d, v) = try? ACLStore.readValue(dir, .default) { defaultACL = d; aclValues.defaultACL = v }
                 } else {
@@ -395,11 +401,10 @@ public final class Scanner: @unchecked Sendable {
                 role = .repo
             }
 
-            // A snapshot directory unchanged since root recorded it: its names and link targets are
-            // known (no getdents, no readlink). Otherwise it is listed, and recorded as it is read.
-            let index = role?.isRecorded == true ? repo?.index : nil
-            recorded = index == nil ? nil : known?.entries
-            recording = index != nil && recorded == nil ? [] : nil
+            // Unchanged since root recorded it: its names and link targets are known (no getdents, no
+            // readlink). Otherwise it is listed, and recorded as it is read.
+            recorded = known?.entries
+            recording = recordIndex != nil && recorded == nil ? [] : nil
             if let recorded {
                 listing = recorded.map { (ByteName.decode($0.name), $0.type) }
             } else {
@@ -424,7 +429,7 @@ public final class Scanner: @unchecked Sendable {
             // subdirectories (LIFO), so at most a chunk or two of them wait per directory. A snapshot
             // directory being recorded collects its chunks' entries (WideRecorder).
             if recording != nil, recorder == nil, work.resume == nil, let index = repo?.index {
-                recorder = WideRecorder(index: index, before: work.stat, dir: dir, acl: aclValues, needsLink: role?.isBlobs == true)
+                recorder = WideRecorder(index: index, before: work.stat, dir: dir, acl: aclValues, isBlobs: role?.isBlobs == true)
             }
             recorder?.queued()
             repo?.enter()
@@ -494,7 +499,7 @@ public final class Scanner: @unchecked Sendable {
         if let recorder {
             recorder.done(recording)
         } else if start == 0, end == listing.count, !unread, work.resume == nil, let entries = recording ?? (addACL ? recorded : nil),
-                  role?.isBlobs != true || entries.contains(where: { $0.type == .symlink }),
+                  WideRecorder.worthRecording(entries, isBlobs: role?.isBlobs == true),
            let index = repo?.index, let after = try? dir.stat() {
             index.record(before: work.stat, after: after, entries: entries, access: aclValues.access, defaultACL: aclValues.defaultACL)
         }

@@ -376,10 +376,8 @@ public enum Verify {
             // Files in the order they were listed (sorting every snapshot cost a tenth of a rerun); a
             // revision's reasons are put in path order at the end (there are few, or none).
             var marks: [(path: [UInt8], status: RevisionStatus, why: String)] = []
-            var file: RepoIntegrity.SnapshotFile! = nil
-            func mark(_ s: RevisionStatus, _ why: String) { marks.append((file.path, s, why)) }
-            for f in snap.files {
-                file = f
+            for file in snap.files {
+                func mark(_ s: RevisionStatus, _ why: String) { marks.append((file.path, s, why)) }
                 let fileName = { ByteName.decode(file.path) }
                 switch file.kind {
                 case .blobLink(_, let blob):
