@@ -53,18 +53,28 @@ import Testing
         let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--o--r")
         let st = try #require(fileStat(file), "audit as root wrote no record")
         #expect(st.uid == 0 && st.permissions == 0o600)
-        let recorded = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        let recorded = try #require(LinkIndexTests.load(file))
         #expect(recorded.dirs.count == 3) // both snapshot dirs and sub/
         #expect(recorded.dirs.values.allSatisfy { $0.hasACL }) // audit keeps each one's ACLs too
         return (root, root + "/hub/models--o--r", file)
     }
 
-    /// Rewrites every recorded link target of the repo's record (as root would).
-    private func forge(_ file: String, target: String) throws {
-        var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
-        for (k, r) in d.dirs { d.dirs[k]?.entries = r.entries.map { var e = $0; if e.target != nil { e.target = Array(target.utf8) }; return e } }
+    /// A record file as decoded (nil: missing or not well-formed).
+    static func load(_ file: String) -> LinkIndexFile.Decoded? {
+        (try? Data(contentsOf: URL(fileURLWithPath: file))).flatMap { LinkIndexFile.decode(Array($0)) }
+    }
+
+    /// Writes a (forged) record as root would, 0600.
+    static func store(_ d: LinkIndexFile.Decoded, _ file: String) throws {
         try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
         chmod(file, 0o600)
+    }
+
+    /// Rewrites every recorded link target of the repo's record (as root would).
+    private func forge(_ file: String, target: String) throws {
+        var d = try #require(LinkIndexTests.load(file))
+        for (k, r) in d.dirs { d.dirs[k]?.entries = r.entries.map { var e = $0; if e.target != nil { e.target = Array(target.utf8) }; return e } }
+        try LinkIndexTests.store(d, file)
     }
 
     @Test func auditVerifyAndDuReadTargetsFromTheRecord() throws {
@@ -139,16 +149,16 @@ extension LinkIndexTests {
         let (root, repo, file) = try recordedRepo(box, acc.group())
         let c2 = String(repeating: "2", count: 40)
         // Forged: every recorded directory has no default ACL (on disk they all have the right one).
-        var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        var d = try #require(LinkIndexTests.load(file))
         for k in d.dirs.keys { d.dirs[k]?.defaultACL = ACLValue(bytes: nil) }
-        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        try LinkIndexTests.store(d, file)
         let forged = box.hfshare(["audit", root, "--format", "jsonl"])
         #expect(forged.stdout.components(separatedBy: "\"dir-no-default-acl\"").count - 1 == 3, "\(forged.stdout)")
         // The honest record again (a whole audit of a forged-but-valid record would keep it: drop it).
         unlink(file)
         Thread.sleep(forTimeInterval: 0.1)
         #expect(box.hfshare(["audit", root]).status == 0)
-        let again = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))))
+        let again = try #require(LinkIndexTests.load(file))
         #expect(again.dirs.count == 3 && again.dirs.values.allSatisfy { $0.hasACL })
         // A member-visible ACL change on a recorded directory: seen at once.
         let change = TestEnv.sh("setfacl -k '\(repo)/snapshots/\(c2)'")
@@ -179,19 +189,19 @@ extension LinkIndexTests {
         Thread.sleep(forTimeInterval: Double(LinkIndexStore.settle) + 1.2)
         #expect(box.hfshare(["audit", root, "--threads", "4"]).status == 0)
         let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--o--wide")
-        var d = try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))), "no record written")
+        var d = try #require(LinkIndexTests.load(file), "no record written")
         #expect(d.dirs.count == 1)
         let entries = try #require(d.dirs.values.first?.entries)
         #expect(entries.count == 1300 && Set(entries.map(\.name)).count == 1300)
         #expect(entries.allSatisfy { $0.type == .symlink && $0.target == Array("../../blobs/b\(String(decoding: $0.name.dropFirst(), as: UTF8.self))".utf8) })
         // Forged: every link escapes. Read from the record, every chunk says so.
         for (k, r) in d.dirs { d.dirs[k]?.entries = r.entries.map { var e = $0; e.target = Array("/etc/passwd".utf8); return e } }
-        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        try LinkIndexTests.store(d, file)
         let forged = box.hfshare(["audit", root, "--format", "jsonl", "--threads", "4"])
         #expect(forged.stdout.components(separatedBy: "\"symlink-escapes\"").count - 1 == 1300)
         unlink(file)
         #expect(box.hfshare(["audit", root, "--threads", "4"]).status == 0)
-        #expect(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file))))?.dirs.values.first?.entries.count == 1300)
+        #expect(LinkIndexTests.load(file)?.dirs.values.first?.entries.count == 1300)
         // One link replaced by rename: the directory's key moves, everything is read again.
         let swap = TestEnv.sh("cd '\(m)/snapshots/\(c1)' && ln -s /etc/shadow t && mv -T t f777")
         try #require(swap.status == 0)
@@ -224,7 +234,7 @@ extension LinkIndexTests {
         #expect(first.status == 0, "\(first.stdout)")
         func record(_ repo: String) throws -> LinkIndexFile.Decoded {
             let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/" + repo)
-            return try #require(LinkIndexFile.decode(Array(try Data(contentsOf: URL(fileURLWithPath: file)))), "\(repo): no record")
+            return try #require(LinkIndexTests.load(file), "\(repo): no record")
         }
         #expect(try record("models--o--store").dirs.count == 2) // the snapshot and blobs/
         #expect(try record("models--o--plain").dirs.count == 1) // the snapshot only
@@ -237,7 +247,7 @@ extension LinkIndexTests {
             d.dirs[k]?.entries = r.entries.map { var e = $0; e.target = Array("/etc/passwd".utf8); return e }
         }
         let file = root + "/.hfshare/links/" + LinkIndexStore.fileName(repoRel: "hub/models--o--store")
-        try Data(LinkIndexFile.encode(repoDev: d.repoDev, repoIno: d.repoIno, dirs: d.dirs)).write(to: URL(fileURLWithPath: file))
+        try LinkIndexTests.store(d, file)
         let forged = box.hfshare(["audit", root, "--format", "jsonl"])
         #expect(forged.stdout.contains("\"symlink-escapes\"") && forged.stdout.contains("models--o--store/blobs/\(h)"), "\(forged.stdout)")
     }
