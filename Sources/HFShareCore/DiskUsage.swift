@@ -282,7 +282,7 @@ public struct UsageReport: Codable, Sendable {
         var tail = JSONObject()
         tail.string("root", root)
         tail.number("size", size)
-        tail.raw("unreadable", "[" + unreadable.map { JSON.string($0) }.joined(separator: ",") + "]")
+        tail.raw("unreadable", "[" + unreadable.map { JSON.string(Escape.text($0)) }.joined(separator: ",") + "]")
         emit("\n]," + tail.fields + "}\n")
     }
 
@@ -296,7 +296,7 @@ public struct UsageReport: Codable, Sendable {
             var y = JSONObject()
             y.string("commit", v.commit); y.number("exclusive", v.exclusive); y.number("files", UInt64(v.files))
             y.raw("last_use", String(format: "%.3f", v.lastUse)); y.bool("last_use_known", v.lastUseKnown)
-            y.raw("refs", "[" + v.refs.map { JSON.string($0) }.joined(separator: ",") + "]")
+            y.raw("refs", "[" + v.refs.map { JSON.string(Escape.text($0)) }.joined(separator: ",") + "]")
             y.number("shared", v.shared); y.number("size", v.size)
             return y.text
         }.joined(separator: ",") + "]")
@@ -376,7 +376,9 @@ struct JSONObject {
         if !body.isEmpty { body += "," }
         body += "\"" + key + "\":" + value
     }
-    mutating func string(_ key: String, _ value: String) { raw(key, JSON.string(value)) }
+    /// Names as du's table shows them (Escape.text: a non-UTF-8 byte as `\xff`, controls escaped), so
+    /// that the output stays valid JSON after the terminal filter every line goes through.
+    mutating func string(_ key: String, _ value: String) { raw(key, JSON.string(Escape.text(value))) }
     mutating func number(_ key: String, _ value: UInt64) { raw(key, String(value)) }
     mutating func bool(_ key: String, _ value: Bool) { raw(key, value ? "true" : "false") }
     var text: String { "{" + body + "}" }

@@ -316,6 +316,29 @@ import Testing
         #expect(String(decoding: kept.json(), as: UTF8.self).contains(UsageReport.json(kept.repos[7])))
     }
 
+    /// A hostile repo name (a newline, an escape sequence, a C1 control, a non-UTF-8 byte) and ref name
+    /// still make valid JSON (names escaped as the table shows them), with no raw control byte in it.
+    @Test func duJSONStaysValidWithHostileNames() throws {
+        let box = Sandbox()
+        defer { box.cleanup() }
+        let root = box.path("c")
+        let made = Self.sh("""
+            set -e
+            r='\(root)/hub/models--o--'"$(printf 'a\\nb\\033[31m\\302\\205\\377')"
+            mkdir -p "$r/blobs" "$r/snapshots/c1" "$r/refs"; printf c1 > "$r/refs/$(printf 'x\\033]0;t\\007')"
+            mkdir -p '\(root)/hub/models--o--plain/blobs'
+            """)
+        try #require(made.status == 0, "\(made.stderr)")
+        let du = box.hfshare(["du", root, "--json"])
+        #expect(!du.stdout.utf8.contains { $0 < 0x20 && $0 != 0x0A }, "raw control bytes in \(du.stdout)")
+        let json = try #require(try? JSONSerialization.jsonObject(with: Data(du.stdout.utf8)) as? [String: Any], "not JSON: \(du.stdout)")
+        let repos = try #require(json["repos"] as? [[String: Any]])
+        let names = repos.compactMap { $0["name"] as? String }
+        #expect(names.contains("models--o--a\\nb\\x1b[31m\\x85\\xff"), "\(names)")
+        let refs = repos.compactMap { ($0["revisions"] as? [[String: Any]])?.first?["refs"] as? [String] }.flatMap { $0 }
+        #expect(refs == ["x\\x1b]0;t\\x07"], "\(refs)")
+    }
+
     @Test func pruneDetachedNeverFollowsLinksAndKeepsOtherNames() throws {
         guard Posix.isRoot() else { return }
         let (root, outside) = Self.makeTree()
