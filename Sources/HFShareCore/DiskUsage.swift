@@ -437,7 +437,7 @@ public enum FreeTarget: Equatable, Sendable {
 
 public struct UsageOptions: Sendable {
     public var root: String
-    public var threads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    public var threads: Int = Walkers.unmeasured
     /// Keep each repo's blob/revision map (prune); du keeps only aggregates.
     public var keepDetail = false
     /// Compute each repo's prunable bytes for `prune --unused-for` this age, honouring `pins`.

@@ -266,9 +266,12 @@ public enum ProbeRecord {
         return try? JSONDecoder().decode(ProbeResult.self, from: data)
     }
 
-    /// The walker count recorded for ROOT (Walkers), if there is one in range: the default of --threads.
+    /// The walker count for ROOT's measured round trip (Walkers.choose, so that a rule changed since
+    /// the probe applies), else the count recorded, if in range: the default of --threads.
     public static func walkers(root: String) -> Int? {
-        load(root: root)?.walkers.flatMap { (1...Walkers.maximum).contains($0) ? $0 : nil }
+        guard let probe = load(root: root) else { return nil }
+        if let t = probe.metadataRoundTrip, t.isFinite, t >= 0 { return Walkers.choose(roundTrip: t) }
+        return probe.walkers.flatMap { (1...Walkers.maximum).contains($0) ? $0 : nil }
     }
 }
 

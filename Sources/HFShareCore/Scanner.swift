@@ -58,7 +58,7 @@ public struct ScanOptions: Sendable {
     }
 
     /// One walker per CPU, at least 2.
-    public static var defaultThreads: Int { max(2, ProcessInfo.processInfo.activeProcessorCount) }
+    public static var defaultThreads: Int { Walkers.unmeasured }
 
     public var root: String { get { cache.root } set { cache.root = newValue } }
     public var policy: Policy { get { cache.policy } set { cache.policy = newValue } }
@@ -108,8 +108,12 @@ public final class Scanner: @unchecked Sendable {
     private var linkStore: LinkIndexStore?
 
     // Work queue (LIFO: depth first keeps the number of open directory fds near depth x threads).
+    // The shared blob store (`hub/blobs/`) has a stack of its own, taken first: every repo's `blobs/`
+    // link into it is followed to its file, and with the store walked first (its directories listed,
+    // its files stat'ed) that follow finds them cached instead of a random inode read on a cold cache.
     private let cond = NSCondition()
     private var stack: [DirWork] = []
+    private var storeStack: [DirWork] = []
     private var active = 0
     private var scanned = 0
     private var currentDir = ""
@@ -133,6 +137,8 @@ public final class Scanner: @unchecked Sendable {
         var role: RepoFacts.Role? = nil
         /// The rest of a wide directory's listing, walked as a work item of its own (`Scanner.chunk`).
         var resume: Resume? = nil
+        /// The shared blob store or below (walked first: `storeStack`).
+        var inStore = false
     }
 
     /// Where a wide directory's walk goes on: its descriptor (whose offset is where its listing was
@@ -281,8 +287,8 @@ public final class Scanner: @unchecked Sendable {
     private func worker() {
         while true {
             cond.lock()
-            while stack.isEmpty && active > 0 { cond.wait() }
-            guard let work = stack.popLast() else {
+            while stack.isEmpty && storeStack.isEmpty && active > 0 { cond.wait() }
+            guard let work = storeStack.popLast() ?? stack.popLast() else {
                 cond.broadcast()
                 cond.unlock()
                 return
@@ -294,7 +300,7 @@ public final class Scanner: @unchecked Sendable {
 
             cond.lock()
             active -= 1
-            stack.append(contentsOf: children)
+            for child in children { if child.inStore { storeStack.append(child) } else { stack.append(child) } }
             if !children.isEmpty || active == 0 { cond.broadcast() }
             cond.unlock()
         }
@@ -438,7 +444,7 @@ public final class Scanner: @unchecked Sendable {
             rest.resume = end < listing.count ? Resume(dir: dir, listing: listing, recorded: recorded, next: end, unread: unread, recorder: recorder)
                                               : Resume(dir: dir, listing: [], recorded: nil, next: 0, unread: true, recorder: recorder)
             cond.lock()
-            stack.append(rest)
+            if rest.inStore { storeStack.append(rest) } else { stack.append(rest) }
             cond.signal()
             cond.unlock()
         }
@@ -473,7 +479,8 @@ public final class Scanner: @unchecked Sendable {
                 children.append(DirWork(parent: dir, name: name, rel: place.rel, stat: st, underLocks: childUnderLocks,
                                         isCode: work.isCode || (work.rel.isEmpty && name == "modules"),
                                         restrictedTo: work.restrictedTo ?? policy.curated.restrictedGID(parentRel: work.rel, name: name), depth: work.depth + 1,
-                                        repo: childRole == nil ? nil : repo, role: childRole))
+                                        repo: childRole == nil ? nil : repo, role: childRole,
+                                        inStore: work.inStore || (name == "blobs" && (work.rel.isEmpty || work.rel == "hub"))))
                 continue
             }
             if let fix = options.fix, !fix.dryRun, st.type == .regular, name.hasPrefix(Scanner.tempPrefix),

@@ -310,11 +310,13 @@ import Testing
 
     /// Issue #18: the walker count comes from a measured round trip, never from the filesystem's name.
     @Test func walkersFollowTheMeasuredRoundTrip() {
-        #expect(Walkers.choose(roundTrip: 12e-6, cores: 2) == 2)     // a local disk: one per core
-        #expect(Walkers.choose(roundTrip: 40e-6, cores: 8) == 8)
+        #expect(Walkers.choose(roundTrip: 12e-6, cores: 2) == 16)    // a local disk: enough to wait for a cold cache
+        #expect(Walkers.choose(roundTrip: 40e-6, cores: 32) == 32)   // at least one per core
+        #expect(Walkers.choose(roundTrip: 40e-6, cores: 128) == 64)  // capped
         #expect(Walkers.choose(roundTrip: 500e-6, cores: 2) == 20)   // a FUSE daemon or a LAN server
-        #expect(Walkers.choose(roundTrip: 80e-6, cores: 8) == 8)     // never fewer than the cores
+        #expect(Walkers.choose(roundTrip: 80e-6, cores: 8) == 16)    // never fewer than on a local disk
         #expect(Walkers.choose(roundTrip: 5e-3, cores: 2) == 64)     // capped
+        #expect(Walkers.unmeasured == Walkers.choose(roundTrip: 0))
     }
 
     /// Root's probe of a cache root made by init records its answers (and the walker count audit then
@@ -341,5 +343,14 @@ import Testing
         let p = box.hfshare(["probe", plain])
         #expect(!p.stdout.contains("recorded in"), "\(p.stdout)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: plain).isEmpty)
+
+        // A count recorded under an older rule: the measured round trip decides; without one, the count.
+        var stale = recorded
+        stale.metadataRoundTrip = 12e-6; stale.walkers = 2
+        try JSONEncoder().encode(stale).write(to: URL(fileURLWithPath: root + "/.hfshare/probe.json"))
+        #expect(ProbeRecord.walkers(root: root) == Walkers.choose(roundTrip: 12e-6))
+        stale.metadataRoundTrip = nil; stale.walkers = 5
+        try JSONEncoder().encode(stale).write(to: URL(fileURLWithPath: root + "/.hfshare/probe.json"))
+        #expect(ProbeRecord.walkers(root: root) == 5)
     }
 }
