@@ -165,9 +165,7 @@ public final class LinkIndexStore: @unchecked Sendable {
 
     /// Root-owned regular file, opened O_NOFOLLOW, size-capped; nil for anything else.
     private func read(_ name: String) -> [UInt8]? {
-        guard let fd = try? dir.openat(name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC),
-              let st = try? fd.stat(), st.type == .regular, st.uid == 0, st.size <= UInt64(LinkIndexStore.maxBytes) else { return nil }
-        return try? fd.readAll(max: Int(st.size) + 1)
+        (try? dir.readRootFile(name, maxBytes: LinkIndexStore.maxBytes)) ?? nil
     }
 
     /// Atomically, without fsync: a record lost in a crash is only read again (the checksum rejects a torn one).

@@ -60,33 +60,23 @@ public final class StateDir: @unchecked Sendable {
 
     /// A root-owned regular file of the state dir, at most `maxBytes`; nil if there is none.
     public func read(_ name: String, maxBytes: Int = 1 << 20) throws -> Data? {
-        let file: FD
+        let shown = Escape.text(FD.join(path, name))
         do {
-            file = try fd.openat(name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC)
-        } catch let e as SystemError where e.errno == ENOENT {
-            return nil
-        } catch let e as SystemError where e.errno == ELOOP {
-            throw UsageError("\(Escape.text(FD.join(path, name))): is a symlink; refusing to read it. Remove it and re-run: sudo hfshare init \(Shell.quote(root))")
+            return try fd.readRootFile(name, maxBytes: maxBytes).map { Data($0) }
+        } catch let refusal as RootFileRefusal {
+            switch refusal {
+            case .symlink:
+                throw UsageError("\(shown): is a symlink; refusing to read it. Remove it and re-run: sudo hfshare init \(Shell.quote(root))")
+            case .notRegular:
+                throw UsageError("\(shown): not a regular file; refusing to read it. Remove it and re-run: sudo hfshare init \(Shell.quote(root))")
+            case .notRoot(let uid):
+                throw UsageError("\(shown): owned by uid \(uid), not root; refusing to trust it. Remove it and re-run: sudo hfshare init \(Shell.quote(root))")
+            case .tooBig(let size):
+                throw UsageError("\(shown): \(size) bytes, more than the \(maxBytes) this file may have; refusing to read it")
+            case .grew:
+                throw UsageError("\(shown): grew past \(maxBytes) bytes while read")
+            }
         }
-        let st = try file.stat()
-        guard st.type == .regular else {
-            throw UsageError("\(Escape.text(FD.join(path, name))): not a regular file; refusing to read it. Remove it and re-run: sudo hfshare init \(Shell.quote(root))")
-        }
-        guard st.uid == 0 else {
-            throw UsageError("\(Escape.text(FD.join(path, name))): owned by uid \(st.uid), not root; refusing to trust it. Remove it and re-run: sudo hfshare init \(Shell.quote(root))")
-        }
-        guard st.size <= UInt64(maxBytes) else {
-            throw UsageError("\(Escape.text(FD.join(path, name))): \(st.size) bytes, more than the \(maxBytes) this file may have; refusing to read it")
-        }
-        var data = Data(capacity: Int(st.size) + 1)
-        var buf = [UInt8](repeating: 0, count: 64 * 1024)
-        while data.count <= maxBytes {
-            let n = try buf.withUnsafeMutableBytes { try file.read(into: $0) }
-            if n == 0 { break }
-            buf.withUnsafeBufferPointer { data.append($0.baseAddress!, count: n) } // not byte by byte
-        }
-        guard data.count <= maxBytes else { throw UsageError("\(Escape.text(FD.join(path, name))): grew past \(maxBytes) bytes while read") }
-        return data
     }
 
     /// Writes atomically (temp name, fsync, rename, fsync of the dir). Returns false, writing nothing,
@@ -139,5 +129,43 @@ public final class StateDir: @unchecked Sendable {
             }
             return nil
         }
+    }
+}
+
+/// Why a file root keeps for itself (state dir, link index) was not read: it must be a root-owned
+/// regular file, reached without a symlink, of at most a given size.
+enum RootFileRefusal: Error {
+    case symlink, notRegular, notRoot(uid: UInt32), tooBig(size: UInt64), grew
+}
+
+extension FD {
+    /// The bytes of `name` here: opened O_NOFOLLOW (and non-blocking: a FIFO put there must not hang
+    /// root), a root-owned regular file of at most `maxBytes`. nil when there is no such name; throws
+    /// `RootFileRefusal` for anything else there, `SystemError` when it cannot be read.
+    func readRootFile(_ name: String, maxBytes: Int) throws -> [UInt8]? {
+        let file: FD
+        do {
+            file = try openat(name, flags: O_RDONLY | HF_O_NOFOLLOW | HF_O_NONBLOCK | HF_O_CLOEXEC)
+        } catch let e as SystemError where e.errno == ENOENT {
+            return nil
+        } catch let e as SystemError where e.errno == ELOOP {
+            throw RootFileRefusal.symlink
+        }
+        let st = try file.stat()
+        guard st.type == .regular else { throw RootFileRefusal.notRegular }
+        guard st.uid == 0 else { throw RootFileRefusal.notRoot(uid: st.uid) }
+        guard st.size <= UInt64(maxBytes) else { throw RootFileRefusal.tooBig(size: st.size) }
+        // Read to the end (the size may have changed since the stat), a buffer no bigger than needed:
+        // the link index reads one small file per repo.
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(st.size) + 1)
+        var buf = [UInt8](repeating: 0, count: min(64 * 1024, Int(st.size) + 1))
+        while out.count <= maxBytes {
+            let n = try buf.withUnsafeMutableBytes { try file.read(into: $0) }
+            if n == 0 { break }
+            out.append(contentsOf: buf[..<n])
+        }
+        guard out.count <= maxBytes else { throw RootFileRefusal.grew }
+        return out
     }
 }
