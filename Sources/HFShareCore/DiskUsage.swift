@@ -269,18 +269,18 @@ public struct UsageReport: Codable, Sendable {
             var x = JSONObject(); x.number("available", fs.available); x.number("free", fs.free); x.number("size", fs.size)
             o.raw("filesystem", x.text)
         }
-        if let hub { o.string("hub", hub) }
+        if let hub { o.name("hub", hub) }
         var lu = JSONObject(); lu.bool("atime", lastUseSource.atime); lu.string("mount_options", lastUseSource.mountOptions); lu.string("note", lastUseSource.note)
         o.raw("last_use", lu.text)
         o.raw("owners", "[" + owners.map { w in
-            var x = JSONObject(); x.number("allocated", w.allocated); x.number("files", UInt64(w.files)); x.number("uid", UInt64(w.uid)); x.string("user", w.user); return x.text
+            var x = JSONObject(); x.number("allocated", w.allocated); x.number("files", UInt64(w.files)); x.number("uid", UInt64(w.uid)); x.name("user", w.user); return x.text
         }.joined(separator: ",") + "]")
         if let p = prunable { o.number("prunable", p) }
         o.raw("repos", "[\n")
         emit(o.open)
         withoutActuallyEscaping(emit) { writeRepos($0) }
         var tail = JSONObject()
-        tail.string("root", root)
+        tail.name("root", root)
         tail.number("size", size)
         tail.raw("unreadable", "[" + unreadable.map { JSON.string(Escape.text($0)) }.joined(separator: ",") + "]")
         emit("\n]," + tail.fields + "}\n")
@@ -289,14 +289,17 @@ public struct UsageReport: Codable, Sendable {
     /// One repo's JSON object (keys sorted).
     public static func json(_ r: RepoUsage) -> String {
         var x = JSONObject()
-        x.number("allocated", r.allocated); x.number("blobs", UInt64(r.blobs)); x.string("id", r.id); x.number("in_shared_store", r.inSharedStore)
-        x.raw("last_use", String(format: "%.3f", r.lastUse)); x.bool("last_use_known", r.lastUseKnown); x.string("name", r.name)
+        x.number("allocated", r.allocated); x.number("blobs", UInt64(r.blobs)); x.name("id", r.id); x.number("in_shared_store", r.inSharedStore)
+        x.raw("last_use", String(format: "%.3f", r.lastUse)); x.bool("last_use_known", r.lastUseKnown); x.name("name", r.name)
         if let p = r.prunable { x.number("prunable", p) }
         x.raw("revisions", "[" + r.revisions.map { v in
             var y = JSONObject()
             y.string("commit", v.commit); y.number("exclusive", v.exclusive); y.number("files", UInt64(v.files))
             y.raw("last_use", String(format: "%.3f", v.lastUse)); y.bool("last_use_known", v.lastUseKnown)
             y.raw("refs", "[" + v.refs.map { JSON.string(Escape.text($0)) }.joined(separator: ",") + "]")
+            if v.refs.contains(where: { Escape.text($0) != $0 }) {
+                y.raw("refs_b64", "[" + v.refs.map { JSON.string(Data(ByteName.bytes($0)).base64EncodedString()) }.joined(separator: ",") + "]")
+            }
             y.number("shared", v.shared); y.number("size", v.size)
             return y.text
         }.joined(separator: ",") + "]")
@@ -379,6 +382,13 @@ struct JSONObject {
     /// Names as du's table shows them (Escape.text: a non-UTF-8 byte as `\xff`, controls escaped), so
     /// that the output stays valid JSON after the terminal filter every line goes through.
     mutating func string(_ key: String, _ value: String) { raw(key, JSON.string(Escape.text(value))) }
+    /// A name or path: as `string`, and when that is not its exact bytes, `<key>_b64` with them (as
+    /// audit's `path_b64`). The caller's next key must sort after `<key>_b64`.
+    mutating func name(_ key: String, _ value: String) {
+        let shown = Escape.text(value)
+        raw(key, JSON.string(shown))
+        if shown != value { raw(key + "_b64", JSON.string(Data(ByteName.bytes(value)).base64EncodedString())) }
+    }
     mutating func number(_ key: String, _ value: UInt64) { raw(key, String(value)) }
     mutating func bool(_ key: String, _ value: Bool) { raw(key, value ? "true" : "false") }
     var text: String { "{" + body + "}" }

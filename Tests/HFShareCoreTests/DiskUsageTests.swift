@@ -337,6 +337,14 @@ import Testing
         #expect(names.contains("models--o--a\\nb\\x1b[31m\\x85\\xff"), "\(names)")
         let refs = repos.compactMap { ($0["revisions"] as? [[String: Any]])?.first?["refs"] as? [String] }.flatMap { $0 }
         #expect(refs == ["x\\x1b]0;t\\x07"], "\(refs)")
+        // The exact bytes too, where the text is escaped (as audit's path_b64); none for a plain name.
+        let hostile = try #require(repos.first { ($0["name"] as? String)?.hasPrefix("models--o--a") == true })
+        let exact = try #require((hostile["name_b64"] as? String).flatMap { Data(base64Encoded: $0) })
+        #expect(Array(exact) == Array("models--o--a\nb\u{1b}[31m".utf8) + [0xC2, 0x85, 0xFF])
+        let refsExact = ((hostile["revisions"] as? [[String: Any]])?.first?["refs_b64"] as? [String])?.compactMap { Data(base64Encoded: $0) }
+        #expect(refsExact == [Data("x\u{1b}]0;t\u{07}".utf8)], "\(String(describing: refsExact))")
+        let plain = try #require(repos.first { ($0["name"] as? String) == "models--o--plain" })
+        #expect(plain["name_b64"] == nil && plain["id_b64"] == nil)
     }
 
     @Test func pruneDetachedNeverFollowsLinksAndKeepsOtherNames() throws {
