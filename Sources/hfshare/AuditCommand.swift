@@ -105,11 +105,18 @@ struct Audit: ParsableCommand {
             let digest = EventDigest(limit: scan.all ? nil : 10)
             let start = Posix.now()
             let format = scan.format // read once: the property wrapper's getter is not free per event
-            let scanner = Scanner(target, progress: format == .text && !scan.quiet ? Output.progress(start: start) : nil) { e in
-                if format == .jsonl { Output.out(Report.jsonLine(e, root: target.root) + "\n") } else if format == .text { digest.add(e) }
+            // Walkers call the sink at once: jsonl lines are formatted in parallel, the digest is locked.
+            let lines = SharedOutput(), digestLock = NSLock()
+            let scanner = Scanner(target, progress: format == .text && !scan.quiet ? Output.progress(start: start) : nil, concurrentSink: true) { e in
+                switch format {
+                case .jsonl: lines.line(Report.jsonLine(e, root: target.root) + "\n")
+                case .text: digestLock.lock(); digest.add(e); digestLock.unlock()
+                case .prometheus: break
+                }
             }
             let summary: ScanSummary
-            do { summary = try scanner.run() } catch let e as SystemError {
+            defer { lines.flush() }
+            do { summary = try scanner.run(); lines.flush() } catch let e as SystemError {
                 Output.clearProgress()
                 throw UsageError("\(target.root): cannot audit: \(e.reason); run as root or a member of \(target.policy.groupName)")
             }

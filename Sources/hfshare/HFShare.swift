@@ -62,3 +62,27 @@ enum Output {
 
     static func clearProgress() { if stderrIsTerminal { rawErr("\r\u{1B}[K") } }
 }
+
+/// Standard output for lines that walkers print at once (audit --format jsonl): each line is escaped
+/// (Escape.terminal) by its caller's thread, and only the append is serialized; written in 64 KiB
+/// pieces instead of a write(2) per line. `flush()` before anything else is printed.
+final class SharedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer: [UInt8] = []
+    private let limit = 64 * 1024
+
+    func line(_ s: String) {
+        let bytes = Array(Escape.terminal(s).utf8)
+        lock.lock(); defer { lock.unlock() }
+        buffer += bytes
+        if buffer.count >= limit { writeOut() }
+    }
+
+    func flush() { lock.lock(); writeOut(); lock.unlock() }
+
+    private func writeOut() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
