@@ -297,7 +297,7 @@ public struct UsageReport: Codable, Sendable {
             y.string("commit", v.commit); y.number("exclusive", v.exclusive); y.number("files", UInt64(v.files))
             y.raw("last_use", String(format: "%.3f", v.lastUse)); y.bool("last_use_known", v.lastUseKnown)
             y.raw("refs", "[" + v.refs.map { JSON.string(Escape.text($0)) }.joined(separator: ",") + "]")
-            if v.refs.contains(where: { Escape.text($0) != $0 }) {
+            if v.refs.contains(where: { Escape.jsonName($0).b64 != nil }) {
                 y.raw("refs_b64", "[" + v.refs.map { JSON.string(Data(ByteName.bytes($0)).base64EncodedString()) }.joined(separator: ",") + "]")
             }
             y.number("shared", v.shared); y.number("size", v.size)
@@ -385,9 +385,9 @@ struct JSONObject {
     /// A name or path: as `string`, and when that is not its exact bytes, `<key>_b64` with them (as
     /// audit's `path_b64`). The caller's next key must sort after `<key>_b64`.
     mutating func name(_ key: String, _ value: String) {
-        let shown = Escape.text(value)
-        raw(key, JSON.string(shown))
-        if shown != value { raw(key + "_b64", JSON.string(Data(ByteName.bytes(value)).base64EncodedString())) }
+        let name = Escape.jsonName(value)
+        raw(key, JSON.string(name.shown))
+        if let b64 = name.b64 { raw(key + "_b64", JSON.string(b64)) }
     }
     mutating func number(_ key: String, _ value: UInt64) { raw(key, String(value)) }
     mutating func bool(_ key: String, _ value: Bool) { raw(key, value ? "true" : "false") }

@@ -156,10 +156,10 @@ public enum Escape {
         return out
     }
 
-    /// For JSON: `path` is the escaped text; when that is not the exact name, `path_b64` carries the bytes.
-    public static func jsonFields(_ key: String, _ s: String) -> [String: String] {
+    /// For JSON: a name as its escaped text and, when that is not the exact name, its bytes in base64
+    /// (the `<key>_b64` fields: audit's `path_b64`, du's `name_b64`).
+    public static func jsonName(_ s: String) -> (shown: String, b64: String?) {
         let shown = text(s)
-        if shown == s { return [key: s] }
-        return [key: shown, key + "_b64": Data(ByteName.bytes(s)).base64EncodedString()]
+        return (shown, shown == s ? nil : Data(ByteName.bytes(s)).base64EncodedString())
     }
 }

@@ -232,11 +232,17 @@ enum LinkIndexFile {
     }
 
     /// nil for anything but a well-formed file with a matching checksum.
-    static func decode(_ b: [UInt8]) -> Decoded? {
+    static func decode(_ bytes: [UInt8]) -> Decoded? {
+        // Read through a buffer pointer (every offset is checked by `need` first): one record per repo,
+        // every audit, and the checked subscripts were most of the decoding.
+        bytes.withUnsafeBufferPointer { decode(buffer: $0) }
+    }
+
+    private static func decode(buffer b: UnsafeBufferPointer<UInt8>) -> Decoded? {
         guard b.count >= magic.count + 20 + 32, b.prefix(magic.count).elementsEqual(magic) else { return nil }
         let body = b.count - 32
         var h = SHA256()
-        h.update(Array(b[0..<body]))
+        h.update(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[0..<body])))
         guard h.digest().elementsEqual(b[body...]) else { return nil }
         var i = magic.count
         func need(_ n: Int) -> Bool { i + n <= body }

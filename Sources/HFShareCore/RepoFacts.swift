@@ -45,7 +45,7 @@ final class RepoFacts: @unchecked Sendable {
     /// read again on its own at the end (`RepoIntegrity.readLayout`), as before.
     private var excluded = false
 
-    private enum SnapshotsState { case absent, notDirectory, unreadable, read }
+    fileprivate enum SnapshotsState { case absent, notDirectory, unreadable, read }
 
     init(repoDir: FD, hubDir: FD?, name: String, path: String, index: LinkIndex? = nil) {
         self.repoDir = repoDir; self.hubDir = hubDir; self.name = name; self.path = path; self.index = index
@@ -81,17 +81,18 @@ final class RepoFacts: @unchecked Sendable {
     /// entry if it is a directory the repo check needs walked, nil otherwise. `target` is the link's
     /// target for symlinks (read once, by the walker), `followedType` the type of what it leads to if the
     /// walker looked (nil: look here where needed).
-    func add(_ role: Role, name: [UInt8], stat st: FileStat, in dir: FD, target: [UInt8]?, followedType: FileType?) -> Role? {
+    /// What is learnt goes into `batch` (the walker's own, one per directory), handed over by `commit`.
+    func add(_ role: Role, name: [UInt8], stat st: FileStat, in dir: FD, target: [UInt8]?, followedType: FileType?, into batch: inout Batch) -> Role? {
         switch role {
         case .repo:
             switch (name, st.type) {
             case (Self.refsName, .directory): return .refs(prefix: [], depth: 0)
             case (Self.blobsName, .directory): return .blobs
             case (Self.snapshotsName, .directory):
-                locked { snapshotsState = .read }
+                batch.snapshotsState = .read
                 return .snapshots
             case (Self.snapshotsName, _):
-                locked { snapshotsState = .notDirectory }
+                batch.snapshotsState = .notDirectory
                 return nil
             default: return nil
             }
@@ -106,20 +107,20 @@ final class RepoFacts: @unchecked Sendable {
                 raw = (try? fd.readAll(max: cap + 1)) ?? []
             }
             let value: RepoIntegrity.RefValue = st.size > UInt64(cap) ? .malformed(trimmed: nil) : RepoIntegrity.parseRef(raw)
-            locked { layout.refs.append(.init(name: full, value: value, raw: raw, stat: st)) }
+            batch.refs.append(.init(name: full, value: value, raw: raw, stat: st))
             return nil
         case .blobs:
             if name.count > Self.incomplete.count && name.suffix(Self.incomplete.count).elementsEqual(Self.incomplete) {
                 let blob = Array(name.dropLast(Self.incomplete.count))
-                locked { _ = layout.incompletes.insert(blob) }
+                batch.incompletes.append(blob)
                 return nil
             }
             switch st.type {
             case .regular:
-                locked { layout.blobs.append(.init(name: name, stat: st, target: nil, present: true)) }
+                batch.blobs.append(.init(name: name, stat: st, target: nil, present: true))
             case .symlink:
                 let present = (followedType ?? (try? dir.stat(bytes: name, follow: true))?.type) == .regular
-                locked { layout.blobs.append(.init(name: name, stat: st, target: target ?? [], present: present)) }
+                batch.blobs.append(.init(name: name, stat: st, target: target ?? [], present: present))
             default: break
             }
             return nil
@@ -127,10 +128,10 @@ final class RepoFacts: @unchecked Sendable {
             // The client names snapshot dirs by commit; anything else is not its layout, and since it
             // might link to blobs, no blob can then be called an orphan.
             guard RepoIntegrity.isCommitID(name), st.type == .directory else {
-                locked { layout.foreignSnapshotEntries += 1 }
+                batch.foreignSnapshotEntries += 1
                 return nil
             }
-            locked { commits.append(name) }
+            batch.commits.append(name)
             return .snapshot(commit: name, prefix: [], depth: 0)
         case .snapshot(let commit, let prefix, let depth):
             let full = prefix.isEmpty ? name : prefix + [0x2F] + name
@@ -149,8 +150,34 @@ final class RepoFacts: @unchecked Sendable {
             case .regular: file = .init(path: full, kind: .regular(st), present: true)
             default: file = .init(path: full, kind: .other, present: false)
             }
-            locked { files[commit, default: []].append(file) }
+            batch.files.append(file); batch.filesCommit = commit
             return nil
+        }
+    }
+
+    /// What one directory's entries told the repo check, gathered by the walker without the lock.
+    struct Batch {
+        fileprivate var refs: [RepoIntegrity.Ref] = []
+        fileprivate var incompletes: [[UInt8]] = []
+        fileprivate var blobs: [RepoIntegrity.Blob] = []
+        fileprivate var foreignSnapshotEntries = 0
+        fileprivate var commits: [[UInt8]] = []
+        fileprivate var snapshotsState: SnapshotsState?
+        /// A directory's entries all belong to one snapshot (its role's commit).
+        fileprivate var files: [RepoIntegrity.SnapshotFile] = []
+        fileprivate var filesCommit: [UInt8]?
+    }
+
+    /// Hands a directory's batch over: one lock per directory instead of one per entry.
+    func commit(_ b: Batch) {
+        locked {
+            layout.refs += b.refs
+            layout.incompletes.formUnion(b.incompletes)
+            layout.blobs += b.blobs
+            layout.foreignSnapshotEntries += b.foreignSnapshotEntries
+            commits += b.commits
+            if let state = b.snapshotsState { snapshotsState = state }
+            if let commit = b.filesCommit { files[commit, default: []] += b.files }
         }
     }
 

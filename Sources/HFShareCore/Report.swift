@@ -8,6 +8,7 @@ public enum Report {
     /// Foundation's serializer made jsonl 6x slower than text there.
     public static func jsonLine(_ e: Event, root: String) -> String {
         var out = "{"
+        out.reserveCapacity(512)
         func field(_ key: String, _ value: String, quoted: Bool = true) {
             if out.utf8.count > 1 { out += "," }
             out += "\"" + key + "\":" + (quoted ? JSON.string(value) : value)
@@ -19,9 +20,9 @@ public enum Report {
         field("kind", e.finding.kind.rawValue)
         field("message", e.finding.message)
         field("outcome", e.outcome.rawValue)
-        let path = Escape.jsonFields("path", e.finding.path)
-        field("path", path["path"]!)
-        if let b64 = path["path_b64"] { field("path_b64", b64) }
+        let path = Escape.jsonName(e.finding.path)
+        field("path", path.shown)
+        if let b64 = path.b64 { field("path_b64", b64) }
         field("root", root)
         return out + "}"
     }

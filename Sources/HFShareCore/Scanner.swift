@@ -452,6 +452,7 @@ public final class Scanner: @unchecked Sendable {
             cond.signal()
             cond.unlock()
         }
+        var repoBatch = RepoFacts.Batch()
         for i in start..<end {
             let name = listing[i].name
             let place = Place(parentRel: work.rel, name: name, depth: work.depth, inSnapshot: inSnapshot)
@@ -476,7 +477,7 @@ public final class Scanner: @unchecked Sendable {
             recording?.append(LinkIndex.Entry(name: ByteName.bytes(name), type: st.type, ino: st.ino, target: targetBytes))
             var childRole: RepoFacts.Role?
             if let repo, let role {
-                childRole = repo.add(role, name: ByteName.bytes(name), stat: st, in: dir, target: targetBytes, followedType: link?.followedType)
+                childRole = repo.add(role, name: ByteName.bytes(name), stat: st, in: dir, target: targetBytes, followedType: link?.followedType, into: &repoBatch)
             }
             if st.type == .directory {
                 if childRole != nil { repo!.enter() }
@@ -505,6 +506,7 @@ public final class Scanner: @unchecked Sendable {
                                  restrictedTo: work.restrictedTo ?? policy.curated.storeGID(dirRel: work.rel, name: name))
             handle(e, at: place, in: dir, selfFD: nil, link: link)
         }
+        repo?.commit(repoBatch)
         // Recorded once listed whole; a record made without ACLs (by du or verify) gets them now.
         let addACL = recorded != nil && !aclWasRecorded && aclValues.access != nil && aclValues.defaultACL != nil
         if let recorder {

@@ -196,9 +196,9 @@ public final class FD: @unchecked Sendable {
     /// during the call. `once`: a single getdents64 call; the result says whether entries remain.
     @discardableResult
     private func forEachEntry(shortReadIsEOF: Bool = false, once: Bool = false, _ body: (UnsafePointer<CChar>, FileType, UInt64) -> Void) throws -> Bool {
-        let size = 64 * 1024
-        let buf = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { buf.deallocate() }
+        let size = DirentBuffers.size
+        let buf = DirentBuffers.take()
+        defer { DirentBuffers.give(buf) }
         while true {
             let n = hf_getdents64(raw, buf, size)
             if n < 0 { throw SystemError("getdents64", path) }
@@ -437,5 +437,26 @@ extension Posix {
         var result = Array(list.prefix(Int(max(got, 0))))
         if !result.contains(getegid()) { result.insert(getegid(), at: 0) }
         return result
+    }
+}
+
+/// getdents64 buffers, reused: a 64 KiB malloc and free for every directory listed (87k in a 250k-entry
+/// cache) made glibc consolidate its heap each time.
+enum DirentBuffers {
+    static let size = 64 * 1024
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var free: [UnsafeMutableRawPointer] = []
+
+    static func take() -> UnsafeMutableRawPointer {
+        lock.lock()
+        let buf = free.popLast()
+        lock.unlock()
+        return buf ?? .allocate(byteCount: size, alignment: 8)
+    }
+
+    /// Kept for the next listing, up to one per walker (64 at most), else freed.
+    static func give(_ buf: UnsafeMutableRawPointer) {
+        lock.lock()
+        if free.count < Walkers.maximum { free.append(buf); lock.unlock() } else { lock.unlock(); buf.deallocate() }
     }
 }
