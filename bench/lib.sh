@@ -31,3 +31,32 @@ ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 # verdict VALUE OP TARGET
 verdict() { python3 -c "print('PASS' if $1 $2 $3 else 'FAIL')"; }
 
+
+# interleave ROUNDS NAME OKCODES CMDARRAY [NAME OKCODES CMDARRAY ...]: a warm-up run of each command,
+# then ROUNDS rounds that run each command once in turn, so that a slow spell of this VM (seen here:
+# for 10-30 s at a time audit's user time grows by 40% while find's does not move) falls on every
+# command alike instead of on whichever ran then. Sets T[NAME] to the best wall time (best of ROUNDS,
+# as issue #18 measured), TM[NAME] to the median, M[NAME] to the peak RSS (MiB).
+declare -A TM
+interleave() {
+    local rounds=$1 i r sorted; shift
+    local -a names=() oks=() arrs=() walls=()
+    while (($#)); do names+=("$1"); oks+=("$2"); arrs+=("$3"); shift 3; done
+    for i in "${!names[@]}"; do
+        local -n cmd=${arrs[$i]}; run_once "${oks[$i]}" "${cmd[@]}"; unset -n cmd
+        M[${names[$i]}]=0 walls[$i]=""
+    done
+    for ((r = 0; r < rounds; r++)); do
+        for i in "${!names[@]}"; do
+            local -n cmd=${arrs[$i]}; run_once "${oks[$i]}" "${cmd[@]}"; unset -n cmd
+            walls[$i]+="$wall "
+            ((rss / 1024 > M[${names[$i]}])) && M[${names[$i]}]=$((rss / 1024))
+        done
+    done
+    for i in "${!names[@]}"; do
+        sorted=$(tr ' ' '\n' <<<"${walls[$i]}" | grep . | sort -g)
+        T[${names[$i]}]=$(head -n 1 <<<"$sorted")
+        TM[${names[$i]}]=$(sed -n "$(((rounds + 1) / 2))p" <<<"$sorted")
+        log "${names[$i]}: ${walls[$i]}s -> best ${T[${names[$i]}]} s, median ${TM[${names[$i]}]} s, peak RSS ${M[${names[$i]}]} MiB"
+    done
+}

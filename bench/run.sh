@@ -19,8 +19,10 @@
 #      same tree with those uids given passwd entries (private /etc in a mount namespace);
 #   4. hfshare repair vs chgrp/chmod/find/setfacl on two identical all-wrong trees, then
 #      an audit of the repaired tree (fixable findings must be 0).
-# Read-only commands get one warm-up run, then the median of 3 (warm page cache: dropping it
-# is not reliable here). Repairs change the tree, so they run once each, on a warm cache.
+# Read-only commands get one warm-up run, then 5 (or 3) rounds run interleaved with the commands
+# they are compared with (lib.sh `interleave`); ratios use the best of those, and the medians are
+# printed too (warm page cache: dropping it is not reliable here). Repairs change the tree, so they
+# run once each, on a warm cache.
 # Exit status is 0 even when a target is missed (this measures, it does not test); targets
 # missed are printed as FAIL. Any other failure (hfshare crash, bad exit status) exits 1.
 set -euo pipefail
@@ -93,12 +95,12 @@ python3 "$here/gen_tree.py" "$work/unknown" --entries "$entries" --unknown-owner
 init_tree "$work/unknown"
 
 # 2. + 3. read-only commands on a warm cache
-measure find 0 find "$work/known" -printf '%U %G %m %n\n'
-measure getfacl 0 getfacl -R -n -p "$work/known"
-measure audit "0 1" "$hf" audit "$work/known" --group "$group" --quiet
+c_find=(find "$work/known" -printf '%U %G %m %n\n')
+c_getfacl=(getfacl -R -n -p "$work/known")
+c_audit=("$hf" audit "$work/known" --group "$group" --quiet)
+interleave 5 find 0 c_find getfacl 0 c_getfacl audit "0 1" c_audit
 # The first audit of a tree has no link index yet (root's record of snapshot dirs): shown apart.
 measure audit-first "0 1" sh -c 'rm -rf "$1/.hfshare/links"; exec "$2" audit "$1" --group "$3" --quiet' sh "$work/known" "$hf" "$group"
-measure audit-unknown "0 1" "$hf" audit "$work/unknown" --group "$group" --quiet
 # The same tree with its owners known: uids 70000-70999 get passwd entries in a private copy of /etc
 # (a mount namespace, so the real /etc is untouched). Every entry is then owner-not-member instead
 # of owner-unknown-uid: the same number of findings, so the ratio is what unknown uids cost.
@@ -106,13 +108,15 @@ cp -a /etc "$work/etc-known"
 python3 -c 'import sys
 with open(sys.argv[1], "a") as f:
     for u in range(70000, 71000): f.write(f"hfbenchu{u}:x:{u}:{u}::/nonexistent:/usr/sbin/nologin\n")' "$work/etc-known/passwd"
-measure audit-unknown-known "0 1" unshare -m --propagation private sh -c 'mount --bind "$1" /etc && exec "$2" audit "$3" --group "$4" --quiet' \
-    sh "$work/etc-known" "$hf" "$work/unknown" "$group"
 # Every output format must cost unknown owners no more than known ones (issue #13): jsonl prints a line
-# per finding, i.e. per entry here.
-measure audit-unknown-jsonl "0 1" "$hf" audit "$work/unknown" --group "$group" --format jsonl
-measure audit-unknown-known-jsonl "0 1" unshare -m --propagation private sh -c 'mount --bind "$1" /etc && exec "$2" audit "$3" --group "$4" --format jsonl' \
-    sh "$work/etc-known" "$hf" "$work/unknown" "$group"
+# per finding, i.e. per entry here. Each pair runs interleaved.
+known_etc=(unshare -m --propagation private sh -c 'mount --bind "$1" /etc && shift && exec "$@"' sh "$work/etc-known")
+c_u_text=("$hf" audit "$work/unknown" --group "$group" --quiet)
+c_k_text=("${known_etc[@]}" "${c_u_text[@]}")
+interleave 3 audit-unknown "0 1" c_u_text audit-unknown-known "0 1" c_k_text
+c_u_jsonl=("$hf" audit "$work/unknown" --group "$group" --format jsonl)
+c_k_jsonl=("${known_etc[@]}" "${c_u_jsonl[@]}")
+interleave 3 audit-unknown-jsonl "0 1" c_u_jsonl audit-unknown-known-jsonl "0 1" c_k_jsonl
 
 # 4. repair vs naive, on two identical all-wrong trees (group root, 0644/0600, 0755, no ACLs)
 log "generating two all-wrong trees for repair"
@@ -153,7 +157,7 @@ r_nr=$(ratio "${T[naive]}" "${T[repair]}")
 fixable_left=$(sed 's/.*, \([0-9]*\) fixable/\1/' <<<"$after_repair")
 cat <<EOF
 
-bench: $shape, warm cache, median of 3 after 1 warm-up
+bench: $shape, warm cache, best of 5 (find, getfacl, audit) or 3 (unknown/known pairs), interleaved, after 1 warm-up
        ($(nproc) cores, $(uname -r), hfshare $("$hf" --version), $(date -u +%FT%TZ))
 find -printf          $(printf '%6.2f' "${T[find]}") s
 getfacl -R -n -p      $(printf '%6.2f' "${T[getfacl]}") s
@@ -165,7 +169,7 @@ hfshare repair        $(printf '%6.2f' "${T[repair]}") s   peak RSS ${M[repair]}
 naive repair          $(printf '%6.2f' "${T[naive]}") s   (single run, sum of:)
 $steps
 audit/find            $(printf '%-6s' "$r_af") (target <= 1.0)  $(verdict "$r_af" '<=' 1.0)
-getfacl/audit         $(printf '%-6s' "$r_ga") (target >= 2.0)  $(verdict "$r_ga" '>=' 2.0)
+getfacl/audit         $(printf '%-6s' "$r_ga") (target >= 2.0)  $(verdict "$r_ga" '>=' 2.0)   (medians: $(ratio "${TM[getfacl]}" "${TM[audit]}"); audit/find medians $(ratio "${TM[audit]}" "${TM[find]}"))
 audit peak RSS        $(printf '%-6s' "${M[audit]}") (target < 64 MiB) $(verdict "${M[audit]}" '<' 64)
 unknown/known uids    $(printf '%-6s' "$r_uk") (target <= 1.10) $(verdict "$r_uk" '<=' 1.10)
 unknown/known jsonl   $(printf '%-6s' "$r_ukj") (target <= 1.10) $(verdict "$r_ukj" '<=' 1.10)

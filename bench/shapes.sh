@@ -59,15 +59,18 @@ for shape in ${shapes//,/ }; do
     python3 "$here/gen_tree.py" "$work/$shape-u" --entries "$entries" --unknown-owners --shape "$shape" >/dev/null
     init_tree "$work/$shape-k"; init_tree "$work/$shape-u"
     k=$work/$shape-k u=$work/$shape-u
-    measure "$shape/find" 0 find "$k" -printf '%U %G %m %n\n'
-    measure "$shape/getfacl" 0 getfacl -R -n -p "$k"
-    measure "$shape/audit" "0 1" "$hf" audit "$k" --group "$group" --quiet
+    # The commands compared run interleaved, best of 5 (lib.sh `interleave`).
+    c_find=(find "$k" -printf '%U %G %m %n\n')
+    c_getfacl=(getfacl -R -n -p "$k")
+    c_audit=("$hf" audit "$k" --group "$group" --quiet)
+    c_jsonl=("$hf" audit "$k" --group "$group" --format jsonl)
+    interleave 5 "$shape/find" 0 c_find "$shape/getfacl" 0 c_getfacl "$shape/audit" "0 1" c_audit "$shape/audit-jsonl" "0 1" c_jsonl
     # The first audit of a tree has no link index yet (root's record of snapshot dirs): shown apart.
     measure "$shape/audit-first" "0 1" sh -c 'rm -rf "$1/.hfshare/links"; exec "$2" audit "$1" --group "$3" --quiet' sh "$k" "$hf" "$group"
-    measure "$shape/audit-jsonl" "0 1" "$hf" audit "$k" --group "$group" --format jsonl
     for f in text jsonl prometheus; do
-        measure "$shape/u-$f" "0 1" "$hf" audit "$u" --group "$group" --format "$f"
-        measure "$shape/k-$f" "0 1" "${known_etc[@]}" "$hf" audit "$u" --group "$group" --format "$f"
+        c_u=("$hf" audit "$u" --group "$group" --format "$f")
+        c_k=("${known_etc[@]}" "$hf" audit "$u" --group "$group" --format "$f")
+        interleave 3 "$shape/u-$f" "0 1" c_u "$shape/k-$f" "0 1" c_k
     done
     r_af=$(ratio "${T[$shape/audit]}" "${T[$shape/find]}")
     r_jf=$(ratio "${T[$shape/audit-jsonl]}" "${T[$shape/find]}")
@@ -80,7 +83,7 @@ $shape: $desc
   find -printf $(printf '%6.2f' "${T[$shape/find]}") s   getfacl -R $(printf '%6.2f' "${T[$shape/getfacl]}") s   audit $(printf '%6.2f' "${T[$shape/audit]}") s   audit jsonl $(printf '%6.2f' "${T[$shape/audit-jsonl]}") s
   audit/find        $(printf '%-6s' "$r_af") (<= 1.0)  $(verdict "$r_af" '<=' 1.0)
   audit jsonl/find  $(printf '%-6s' "$r_jf") (<= 1.0)  $(verdict "$r_jf" '<=' 1.0)
-  getfacl/audit     $(printf '%-6s' "$r_ga") (>= 2.0)  $(verdict "$r_ga" '>=' 2.0)
+  getfacl/audit     $(printf '%-6s' "$r_ga") (>= 2.0)  $(verdict "$r_ga" '>=' 2.0)   (medians: audit/find $(ratio "${TM[$shape/audit]}" "${TM[$shape/find]}"), getfacl/audit $(ratio "${TM[$shape/getfacl]}" "${TM[$shape/audit]}"))
   peak RSS          $(printf '%-6s' "$rss") (< 64 MiB) $(verdict "$rss" '<' 64)
   first audit (no link index yet) $(printf '%6.2f' "${T[$shape/audit-first]}") s: audit/find $r_ff, getfacl/audit $r_gf (for information)"
     for f in text jsonl prometheus; do
@@ -112,5 +115,5 @@ scale: 250k $(printf '%.2f' "${T[scale-250k]}") s ${M[scale-250k]} MiB, 2.5M $(p
   time(2.5M) / (10 x time(250k)) $r (<= 1.15) $(verdict "$r" '<=' 1.15)   memory flat: $(verdict "${M[scale-2500k]}" '<=' "$(( M[scale-250k] * 5 / 4 + 4 ))")"
 fi
 echo "
-bench shapes: $entries entries per tree, warm cache, median of 3 after 1 warm-up
+bench shapes: $entries entries per tree, warm cache, best of 5 (3 for unknown/known pairs), interleaved, after 1 warm-up
        ($(nproc) cores, $(uname -r), hfshare $("$hf" --version), $(date -u +%FT%TZ))$report"
