@@ -15,6 +15,7 @@
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <signal.h>
+#include <malloc.h>
 
 const int HF_O_PATH = O_PATH;
 const int HF_O_NOATIME = O_NOATIME;
@@ -230,3 +231,5 @@ int hf_spawn_detached(const char *path, char *const argv[], char *const envp[], 
 int hf_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int hf_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+int hf_limit_malloc_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }

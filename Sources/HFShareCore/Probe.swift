@@ -651,10 +651,12 @@ public enum Walkers {
 
     /// At most this many walkers.
     public static let maximum = 64
-    /// On a local disk (round trip under 50 µs): 16, or one per core where there are more. Measured on
-    /// a 2-core VM, 250k entries on ext4: cold, 2 walkers took 0.79 of `find -printf`'s time, 16 took
-    /// 0.37-0.43; warm, 16 were no slower than 2 (the walkers that wait leave the cores to the others).
-    public static let local = 16
+    /// On a local disk (round trip under 50 µs): 8, or one per core where there are more. Measured on
+    /// a 2-core VM, 250k entries on ext4, cold: 2 walkers took 0.79 of `find -printf`'s time, 8 took
+    /// 0.43-0.52, 16 took 0.37-0.43; warm, 8 and 16 were no slower than 2 (the walkers that wait leave
+    /// the cores to the others). Memory grows with the repos walked at once, each with its link-index
+    /// record: on 20 repos of 8k files (few-huge) 31 MiB with 2 walkers, 43 with 8, 57-66 with 16.
+    public static let local = 8
 
     /// Local: `local`, at least one per core. Slower: one walker per 25 µs of round trip (a walker
     /// spends about that much CPU per entry), never fewer than on a local disk, at most `maximum`.

@@ -29,7 +29,7 @@ struct ScanArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Skip entries whose path relative to ROOT, or name, matches this glob (repeatable).", valueName: "pattern"))
     var exclude: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Directories walked at once. Default: what 'hfshare probe' measured for ROOT's filesystem (ROOT/.hfshare/probe.json: 16 on a local disk, or one per CPU if more; more where each call is a round trip), else as on a local disk.", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Directories walked at once. Default: what 'hfshare probe' measured for ROOT's filesystem (ROOT/.hfshare/probe.json: 8 on a local disk, or one per CPU if more; more where each call is a round trip), else as on a local disk.", valueName: "n"))
     var threads: Int?
 
     @Option(name: .long, help: "Output format: text, jsonl (one JSON object per finding on stdout) or prometheus.")

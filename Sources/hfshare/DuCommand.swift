@@ -65,7 +65,7 @@ struct Du: ParsableCommand {
             completion: .file())
     var textfile: String?
 
-    @Option(name: .long, help: ArgumentHelp("Repos walked at once. Default: what 'hfshare probe' measured for ROOT's filesystem (ROOT/.hfshare/probe.json), else 16, or one per CPU if more.", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Repos walked at once. Default: what 'hfshare probe' measured for ROOT's filesystem (ROOT/.hfshare/probe.json), else 8, or one per CPU if more.", valueName: "n"))
     var threads: Int?
 
     func validate() throws {

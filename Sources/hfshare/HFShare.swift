@@ -24,6 +24,7 @@ struct HFShare: ParsableCommand {
 
     /// ArgumentParser exits 64 on usage errors; admins' scripts expect 2.
     static func main() {
+        Posix.limitMallocArenas(Walkers.cores) // one per core (glibc: eight), see Posix.limitMallocArenas
         do {
             var command = try parseAsRoot()
             try command.run()

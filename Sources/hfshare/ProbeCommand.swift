@@ -18,7 +18,7 @@ struct Probe: ParsableCommand {
         its policy; the answers it acted on are in ROOT/.hfshare/probe.json.
 
         It also times a metadata round trip (creating and removing an empty file, median of 32) and \
-        picks how many directories audit, repair and du walk at once: 16 (or one per core where there \
+        picks how many directories audit, repair and du walk at once: 8 (or one per core where there \
         are more) where a round trip takes under 50 µs (a local disk: walkers waiting for a cold cache keep \
         the disk busy), else one per 25 µs of round trip (never fewer, at most 64), so that a network \
         filesystem has many requests in flight. Run as root on a cache made by \

@@ -310,11 +310,12 @@ import Testing
 
     /// Issue #18: the walker count comes from a measured round trip, never from the filesystem's name.
     @Test func walkersFollowTheMeasuredRoundTrip() {
-        #expect(Walkers.choose(roundTrip: 12e-6, cores: 2) == 16)    // a local disk: enough to wait for a cold cache
+        #expect(Walkers.choose(roundTrip: 12e-6, cores: 2) == 8)     // a local disk: enough to wait for a cold cache
         #expect(Walkers.choose(roundTrip: 40e-6, cores: 32) == 32)   // at least one per core
         #expect(Walkers.choose(roundTrip: 40e-6, cores: 128) == 64)  // capped
         #expect(Walkers.choose(roundTrip: 500e-6, cores: 2) == 20)   // a FUSE daemon or a LAN server
-        #expect(Walkers.choose(roundTrip: 80e-6, cores: 8) == 16)    // never fewer than on a local disk
+        #expect(Walkers.choose(roundTrip: 80e-6, cores: 8) == 8)     // never fewer than on a local disk
+        #expect(Walkers.choose(roundTrip: 100e-6, cores: 2) == 8)
         #expect(Walkers.choose(roundTrip: 5e-3, cores: 2) == 64)     // capped
         #expect(Walkers.unmeasured == Walkers.choose(roundTrip: 0))
     }

@@ -87,4 +87,7 @@ extern const int HF_AT_EMPTY_PATH;
 extern const int HF_AT_SYMLINK_NOFOLLOW;
 extern const int HF_AT_REMOVEDIR;
 
+/* glibc's M_ARENA_MAX: how many malloc arenas threads share (default 8 per core). */
+int hf_limit_malloc_arenas(int arenas);
+
 #endif
