@@ -49,16 +49,14 @@ public struct ScanOptions: Sendable {
     /// `threads` nil: the walker count probe measured for the cache's filesystem, else the default.
     public init(_ cache: SharedCache, fix: FixMode? = nil, excludes: [String] = [], threads: Int? = nil) {
         self.cache = cache; self.fix = fix; self.excludes = excludes
-        self.threads = threads ?? cache.walkers ?? ScanOptions.defaultThreads
+        self.threads = threads ?? cache.walkers ?? Walkers.unmeasured
     }
 
     public init(root: String, policy: Policy, rootIsMember: Bool = false, fix: FixMode? = nil, excludes: [String] = [],
-                threads: Int = ScanOptions.defaultThreads) {
+                threads: Int = Walkers.unmeasured) {
         self.init(SharedCache(root: root, policy: policy, rootIsMember: rootIsMember), fix: fix, excludes: excludes, threads: threads)
     }
 
-    /// One walker per CPU, at least 2.
-    public static var defaultThreads: Int { Walkers.unmeasured }
 
     public var root: String { get { cache.root } set { cache.root = newValue } }
     public var policy: Policy { get { cache.policy } set { cache.policy = newValue } }

@@ -155,15 +155,13 @@ extension FD {
         guard st.type == .regular else { throw RootFileRefusal.notRegular }
         guard st.uid == 0 else { throw RootFileRefusal.notRoot(uid: st.uid) }
         guard st.size <= UInt64(maxBytes) else { throw RootFileRefusal.tooBig(size: st.size) }
-        // Read to the end (the size may have changed since the stat), a buffer no bigger than needed:
-        // the link index reads one small file per repo.
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(st.size) + 1)
-        var buf = [UInt8](repeating: 0, count: min(64 * 1024, Int(st.size) + 1))
-        while out.count <= maxBytes {
-            let n = try buf.withUnsafeMutableBytes { try file.read(into: $0) }
-            if n == 0 { break }
-            out.append(contentsOf: buf[..<n])
+        // The size stat'ed, and one byte more to see whether it grew since (then read on to the end, in
+        // pieces): one buffer no bigger than needed, the link index reads one small file per repo.
+        var out = try file.readAll(max: Int(st.size) + 1)
+        while out.count > Int(st.size) && out.count <= maxBytes {
+            let more = try file.readAll(max: min(64 * 1024, maxBytes + 1 - out.count))
+            if more.isEmpty { break }
+            out += more
         }
         guard out.count <= maxBytes else { throw RootFileRefusal.grew }
         return out

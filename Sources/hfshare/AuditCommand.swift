@@ -115,8 +115,8 @@ struct Audit: ParsableCommand {
                 }
             }
             let summary: ScanSummary
-            defer { lines.flush() }
-            do { summary = try scanner.run(); lines.flush() } catch let e as SystemError {
+            defer { lines.flush() } // before the next root's lines, also when this one throws
+            do { summary = try scanner.run() } catch let e as SystemError {
                 Output.clearProgress()
                 throw UsageError("\(target.root): cannot audit: \(e.reason); run as root or a member of \(target.policy.groupName)")
             }

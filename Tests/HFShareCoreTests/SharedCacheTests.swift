@@ -29,7 +29,7 @@ import Testing
         #expect(cache.walkers == ProbeRecord.walkers(root: root))
         #expect(cache.recordMismatch == nil)
         // Per-run choices go into ScanOptions: --threads wins over the probe's count.
-        #expect(ScanOptions(cache).threads == cache.walkers ?? ScanOptions.defaultThreads)
+        #expect(ScanOptions(cache).threads == cache.walkers ?? Walkers.unmeasured)
         #expect(ScanOptions(cache, threads: 3).threads == 3)
         #expect(ScanOptions(cache).policy.gid == g.gid && ScanOptions(cache).root == root)
 
